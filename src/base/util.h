@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers with no project dependencies: overflow-safe ranges, size parsing, files. */
+#ifndef OPENHV_BASE_UTIL_H
+#define OPENHV_BASE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
+#define MUST_CHECK __attribute__((warn_unused_result))
+
+#define KiB (1024ULL)
+#define MiB (1024ULL * KiB)
+#define GiB (1024ULL * MiB)
+
+/*
+ * True when [off, off+len) lies inside [0, size). Written so that no
+ * addition can overflow: use this for every guest- or file-supplied range.
+ */
+static inline bool range_ok(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+/*
+ * Parse a size such as "512M", "2G", "4096", "1.5G" (suffixes K, M, G, T;
+ * binary units; optional trailing "B" or "iB"). Returns 0 or -EINVAL/-ERANGE.
+ */
+int parse_size(const char *s, uint64_t *ret_bytes) MUST_CHECK;
+
+/* Parse a decimal unsigned integer with no trailing junk. */
+int parse_u64(const char *s, uint64_t *ret) MUST_CHECK;
+
+/* Format bytes for people: "512 MiB", "1.5 GiB". */
+const char *fmt_size(uint64_t bytes, char *buf, size_t len);
+
+/* Read a whole file into a malloc'd buffer (max_len bounds it). */
+int read_file(const char *path, size_t max_len, void **ret_buf, size_t *ret_len) MUST_CHECK;
+
+/* MemTotal from /proc/meminfo, in bytes; 0 if unknown. */
+uint64_t host_mem_total(void);
+
+/* Monotonic time in nanoseconds. */
+uint64_t now_ns(void);
+
+#endif

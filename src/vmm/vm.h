@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The virtual machine as one object: configuration, assembly of the child
+ * partition (memory, VPs, platform devices, boot), the run loop, and the
+ * control surface used by `openhv run` and by the per-VM worker process.
+ *
+ * Threads: vm_start() starts one thread per virtual processor. Every other
+ * vm_* call may come from any single controlling thread.
+ */
+#ifndef OPENHV_VMM_VM_H
+#define OPENHV_VMM_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VM_MIN_MEM (32ULL << 20)
+#define VM_MAX_CPUS 240
+
+struct vm_config {
+	const char *name;         /* for logs; may be NULL */
+	const char *kernel_path;  /* bzImage */
+	const char *initrd_path;  /* may be NULL */
+	const char *cmdline;      /* may be NULL */
+	uint64_t mem_bytes;
+	unsigned int cpus;
+	bool no_reboot;           /* guest reboot ends the VM instead of restarting it */
+	int console_in_fd;        /* serial input, -1 for none */
+	int console_out_fd;       /* serial output, -1 to discard */
+	int64_t rtc_offset_sec;   /* emulated CMOS clock = host UTC + offset */
+	int kvm_fd;               /* an open /dev/kvm, or -1 to open it */
+};
+
+/* How a VM's run ended (vm_wait). */
+enum vm_exit {
+	VM_EXIT_POWEROFF = 0,     /* guest powered off */
+	VM_EXIT_REBOOT,           /* guest asked to reboot and no_reboot was set */
+	VM_EXIT_STOPPED,          /* host stopped it (vm_request_stop) */
+	VM_EXIT_CRASH,            /* triple fault, KVM internal error, guest panic */
+	VM_EXIT_ERROR,            /* host-side failure */
+};
+
+struct vm;
+
+/* Fill defaults: 512 MiB, 1 CPU, console on stdin/stdout. */
+void vm_config_init(struct vm_config *cfg);
+
+/*
+ * Check a configuration before anything is created. On failure returns
+ * -EINVAL (or -errno) and writes one line for people into err, saying what is
+ * wrong and how to fix it.
+ */
+int vm_config_check(const struct vm_config *cfg, char *err, size_t errlen);
+
+/* Build the partition and load the guest; nothing runs yet. err as above. */
+int vm_create(const struct vm_config *cfg, struct vm **ret_vm, char *err, size_t errlen);
+
+/* Start the virtual processors. */
+int vm_start(struct vm *vm);
+
+/* Ask the VM to end (hard stop): VPs leave KVM_RUN and vm_wait returns VM_EXIT_STOPPED. */
+void vm_request_stop(struct vm *vm);
+
+/* Pause and resume all virtual processors. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+
+/*
+ * Wait until the VM ends; handles guest reboot internally (resets and boots
+ * again unless no_reboot). Returns the reason; details (e.g. crash text) are
+ * in vm_exit_detail().
+ */
+enum vm_exit vm_wait(struct vm *vm);
+const char *vm_exit_detail(const struct vm *vm);
+const char *vm_exit_name(enum vm_exit e);
+
+void vm_destroy(struct vm *vm);
+
+#endif
