@@ -14,6 +14,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "run", cmd_run, "run a transient VM in the foreground" },
+	{ "vm", cmd_vm, "manage VMs through the openhvd service (create, start, stop, ...)" },
 	{ "disk", cmd_disk, "create, inspect, check, convert, resize, merge and compact disk images" },
 	{ NULL, NULL, NULL },
 };
