@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Machine assembly for a child partition (the one place that wires devices,
+ * boot and the partition together), the run loop with guest reboot, and the
+ * control surface of vm.h. Platform: PC layout without firmware: RAM below
+ * 3 GiB and above 4 GiB, in-kernel PIC/IOAPIC/LAPIC/PIT, 16550 COM1, CMOS RTC,
+ * ACPI fixed hardware for power-off, PCI config ports (no devices), reset
+ * through the FADT reset register or the i8042.
+ */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "acpi/acpi.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "boot/boot.h"
+#include "dev/cmos_rtc.h"
+#include "dev/iobus.h"
+#include "dev/platform.h"
+#include "dev/uart16550.h"
+#include "gm/gm.h"
+#include "part/part.h"
+
+#define LOW_RAM_LIMIT (3 * GiB)
+#define MAX_KERNEL_BYTES (256 * MiB)
+#define MAX_INITRD_BYTES (2 * GiB)
+#define COM1_PORT 0x3f8
+#define COM1_IRQ 4
+#define IOAPIC_ADDR 0xfec00000u
+#define SCI_IRQ 9
+
+struct vm {
+	struct vm_config cfg;
+	char *kernel_path, *initrd_path, *cmdline, *name;
+	int kvm_fd;
+	bool own_kvm_fd;
+	uint8_t *kernel, *initrd;
+	size_t kernel_len, initrd_len;
+
+	/* The current incarnation (rebuilt on guest reboot). */
+	struct gm *gm;
+	struct part *part;
+	struct iobus iobus;
+	struct uart uart;
+	struct cmos_rtc rtc;
+	struct pm_acpi pm;
+	struct pci_cfg pci;
+	struct i8042 kbd;
+
+	pthread_mutex_t lock;      /* protects: stop_requested, part pointer swaps */
+	bool stop_requested;
+	bool started;
+	unsigned int boots;
+
+	pthread_t input_thread;
+	bool input_running;
+	int wake_pipe[2];
+
+	char detail[512];
+};
+
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+void vm_config_init(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_bytes = 512 * MiB;
+	cfg->cpus = 1;
+	cfg->console_in_fd = 0;
+	cfg->console_out_fd = 1;
+	cfg->kvm_fd = -1;
+}
+
+const char *vm_exit_name(enum vm_exit e)
+{
+	switch (e) {
+	case VM_EXIT_POWEROFF: return "poweroff";
+	case VM_EXIT_REBOOT: return "reboot";
+	case VM_EXIT_STOPPED: return "stopped";
+	case VM_EXIT_CRASH: return "crash";
+	case VM_EXIT_ERROR: return "error";
+	}
+	return "unknown";
+}
+
+static int check_readable_file(const char *what, const char *opt, const char *path, size_t max,
+			       char *err, size_t errlen)
+{
+	struct stat st;
+	char buf[32];
+	int fd;
+
+	if (!path || !*path)
+		return fail(err, errlen, -EINVAL, "no %s given; pass %s PATH", what, opt);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, -errno, "%s '%s': %s; check the %s path", what, path,
+			    strerror(errno), opt);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(err, errlen, -EINVAL, "%s '%s' is not a regular file; pass a file to %s",
+			    what, path, opt);
+	}
+	close(fd);
+	if ((uint64_t)st.st_size > max)
+		return fail(err, errlen, -EFBIG, "%s '%s' is %s, larger than the %s limit", what, path,
+			    fmt_size((uint64_t)st.st_size, buf, sizeof(buf)), what);
+	return 0;
+}
+
+int vm_config_check(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	uint64_t host = host_mem_total();
+	char a[32], b[32];
+	int r;
+
+	if (cfg->cpus < 1 || cfg->cpus > VM_MAX_CPUS)
+		return fail(err, errlen, -EINVAL, "--cpus %u is out of range; use 1 to %u", cfg->cpus,
+			    VM_MAX_CPUS);
+	if (cfg->mem_bytes < VM_MIN_MEM)
+		return fail(err, errlen, -EINVAL, "--memory %s is too small; use at least %s",
+			    fmt_size(cfg->mem_bytes, a, sizeof(a)), fmt_size(VM_MIN_MEM, b, sizeof(b)));
+	if (cfg->mem_bytes % MiB)
+		return fail(err, errlen, -EINVAL, "--memory must be a whole number of MiB (e.g. 512M)");
+	if (host && cfg->mem_bytes > host)
+		return fail(err, errlen, -EINVAL,
+			    "--memory %s is more than this host has (%s); use a smaller value",
+			    fmt_size(cfg->mem_bytes, a, sizeof(a)), fmt_size(host, b, sizeof(b)));
+	r = check_readable_file("kernel", "--kernel", cfg->kernel_path, MAX_KERNEL_BYTES, err, errlen);
+	if (r)
+		return r;
+	if (cfg->initrd_path) {
+		r = check_readable_file("initrd", "--initrd", cfg->initrd_path, MAX_INITRD_BYTES, err,
+					errlen);
+		if (r)
+			return r;
+	}
+	if (cfg->cmdline && strlen(cfg->cmdline) >= BOOT_CMDLINE_MAX)
+		return fail(err, errlen, -E2BIG, "--cmdline is too long (limit %u bytes)",
+			    BOOT_CMDLINE_MAX - 1);
+	return 0;
+}
+
+/* ---- devices ------------------------------------------------------------ */
+
+static void console_out(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct vm *vm = opaque;
+
+	if (vm->cfg.console_out_fd < 0)
+		return;
+	while (len) {
+		ssize_t n = write(vm->cfg.console_out_fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* console gone: drop output, keep the guest running */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void power_event(void *opaque, enum power_event ev)
+{
+	struct vm *vm = opaque;
+
+	part_stop(vm->part, ev == POWER_OFF ? PART_STOP_POWEROFF : PART_STOP_RESET, NULL);
+}
+
+static int vm_register_devices(struct vm *vm)
+{
+	struct power_sink sink = { .event = power_event, .opaque = vm };
+	struct irq_line com1 = { .set_level = part_irq_line, .opaque = NULL, .gsi = COM1_IRQ };
+	int r;
+
+	iobus_init(&vm->iobus);
+	/* part pointer is filled in once the partition exists (vm_build). */
+	uart_init(&vm->uart, &com1, console_out, vm);
+	pm_acpi_init(&vm->pm, &sink);
+	pci_cfg_init(&vm->pci, &sink);
+	i8042_init(&vm->kbd, &sink);
+	r = iobus_register(&vm->iobus, COM1_PORT, 8, &uart_io_ops, &vm->uart);
+	r = r ?: iobus_register(&vm->iobus, 0x70, 2, &cmos_io_ops, &vm->rtc);
+	r = r ?: iobus_register(&vm->iobus, PM_BASE, PM_LEN, &pm_acpi_io_ops, &vm->pm);
+	r = r ?: iobus_register(&vm->iobus, PCI_CFG_BASE, 8, &pci_cfg_io_ops, &vm->pci);
+	r = r ?: iobus_register(&vm->iobus, I8042_DATA, 5, &i8042_io_ops, &vm->kbd);
+	return r;
+}
+
+/* ---- assembly ------------------------------------------------------------- */
+
+static void vm_teardown(struct vm *vm)
+{
+	part_destroy(vm->part);
+	vm->part = NULL;
+	gm_destroy(vm->gm);
+	vm->gm = NULL;
+	iobus_destroy(&vm->iobus);
+}
+
+static int vm_build(struct vm *vm, char *err, size_t errlen)
+{
+	struct acpi_config acfg = {
+		.n_cpus = vm->cfg.cpus, .ioapic_addr = IOAPIC_ADDR, .ioapic_id = (uint8_t)vm->cfg.cpus,
+		.pm_base = PM_BASE, .reset_port = RESET_PORT, .reset_value = RESET_VALUE,
+		.sci_irq = SCI_IRQ, .s5_typ = ACPI_S5_TYP,
+	};
+	struct part_config pcfg = { .n_vps = vm->cfg.cpus, .kvm_fd = vm->kvm_fd };
+	struct boot_image img = {
+		.kernel = vm->kernel, .kernel_len = vm->kernel_len,
+		.initrd = vm->initrd, .initrd_len = vm->initrd_len,
+		.cmdline = vm->cmdline,
+	};
+	struct boot_regs regs;
+	uint8_t *bios;
+	char sz[32];
+	int r;
+
+	r = gm_create_ram(vm->cfg.mem_bytes, LOW_RAM_LIMIT, &vm->gm);
+	if (r)
+		return fail(err, errlen, r, "cannot reserve %s of guest memory: %s",
+			    fmt_size(vm->cfg.mem_bytes, sz, sizeof(sz)), strerror(-r));
+	r = vm_register_devices(vm);
+	if (r) {
+		fail(err, errlen, r, "cannot register platform devices: %s", strerror(-r));
+		goto err;
+	}
+	pcfg.gm = vm->gm;
+	pcfg.iobus = &vm->iobus;
+	r = part_create(&pcfg, &vm->part, err, errlen);
+	if (r)
+		goto err;
+	vm->uart.irq.opaque = vm->part;
+
+	bios = gm_ptr(vm->gm, BOOT_BIOS_GPA, BOOT_BIOS_LEN);
+	r = bios ? acpi_build(&acfg, bios, BOOT_BIOS_LEN, BOOT_BIOS_GPA, &img.rsdp_gpa) : -EFAULT;
+	if (r) {
+		fail(err, errlen, r, "cannot build ACPI tables: %s", strerror(-r));
+		goto err;
+	}
+	r = boot_linux(vm->gm, &img, &regs, err, errlen);
+	if (r)
+		goto err;
+	r = part_set_boot_regs(vm->part, &regs);
+	if (r) {
+		fail(err, errlen, r, "cannot set the boot processor's registers: %s", strerror(-r));
+		goto err;
+	}
+	return 0;
+err:
+	vm_teardown(vm);
+	return r;
+}
+
+static int load_file(const char *what, const char *path, size_t max, uint8_t **ret, size_t *ret_len,
+		     char *err, size_t errlen)
+{
+	void *buf;
+	size_t len;
+	int r = read_file(path, max, &buf, &len);
+
+	if (r)
+		return fail(err, errlen, r, "cannot read %s '%s': %s", what, path, strerror(-r));
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+static char *xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **ret_vm, char *err, size_t errlen)
+{
+	struct vm *vm;
+	int r;
+
+	r = vm_config_check(cfg, err, errlen);
+	if (r)
+		return r;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	vm->cfg = *cfg;
+	vm->kvm_fd = -1;
+	vm->wake_pipe[0] = vm->wake_pipe[1] = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	vm->kernel_path = xstrdup(cfg->kernel_path);
+	vm->initrd_path = xstrdup(cfg->initrd_path);
+	vm->cmdline = xstrdup(cfg->cmdline);
+	vm->name = xstrdup(cfg->name);
+	vm->cfg.kernel_path = vm->kernel_path;
+	vm->cfg.initrd_path = vm->initrd_path;
+	vm->cfg.cmdline = vm->cmdline;
+	vm->cfg.name = vm->name;
+	cmos_init(&vm->rtc, cfg->rtc_offset_sec);
+
+	r = load_file("kernel", cfg->kernel_path, MAX_KERNEL_BYTES, &vm->kernel, &vm->kernel_len, err,
+		      errlen);
+	if (r)
+		goto err;
+	r = boot_check_bzimage(vm->kernel, vm->kernel_len, err, errlen);
+	if (r) {
+		char why[256];
+		snprintf(why, sizeof(why), "%s", err);
+		fail(err, errlen, r, "kernel '%s': %s", cfg->kernel_path, why);
+		goto err;
+	}
+	if (cfg->initrd_path) {
+		r = load_file("initrd", cfg->initrd_path, MAX_INITRD_BYTES, &vm->initrd,
+			      &vm->initrd_len, err, errlen);
+		if (r)
+			goto err;
+	}
+	if (cfg->kvm_fd >= 0) {
+		vm->kvm_fd = cfg->kvm_fd;
+	} else {
+		r = part_open_kvm(&vm->kvm_fd, err, errlen);
+		if (r)
+			goto err;
+		vm->own_kvm_fd = true;
+	}
+	if (pipe2(vm->wake_pipe, O_CLOEXEC) < 0) {
+		r = fail(err, errlen, -errno, "pipe: %s", strerror(errno));
+		goto err;
+	}
+	r = vm_build(vm, err, errlen);
+	if (r)
+		goto err;
+	*ret_vm = vm;
+	return 0;
+err:
+	vm_destroy(vm);
+	return r;
+}
+
+/* ---- console input -------------------------------------------------------- */
+
+static void *input_thread(void *arg)
+{
+	struct vm *vm = arg;
+	uint8_t buf[256];
+
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = vm->cfg.console_in_fd, .events = POLLIN },
+					 { .fd = vm->wake_pipe[0], .events = POLLIN } };
+		ssize_t n;
+		size_t done = 0;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		n = read(vm->cfg.console_in_fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break; /* end of input: the guest simply gets no more */
+		while (done < (size_t)n) {
+			pthread_mutex_t *lk;
+
+			pthread_mutex_lock(&vm->lock);
+			lk = vm->part ? iobus_port_lock(&vm->iobus, COM1_PORT) : NULL;
+			if (lk) {
+				pthread_mutex_lock(lk);
+				done += uart_push_input(&vm->uart, buf + done, (size_t)n - done);
+				pthread_mutex_unlock(lk);
+			}
+			pthread_mutex_unlock(&vm->lock);
+			if (done < (size_t)n) {
+				/* FIFO full: wait for the guest to drain it, unless we are told to stop. */
+				struct pollfd w = { .fd = vm->wake_pipe[0], .events = POLLIN };
+				if (poll(&w, 1, 5) > 0)
+					return NULL;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* ---- control -------------------------------------------------------------- */
+
+int vm_start(struct vm *vm)
+{
+	int r;
+
+	vm->boots = 1;
+	r = part_start(vm->part);
+	if (r)
+		return r;
+	vm->started = true;
+	if (vm->cfg.console_in_fd >= 0 &&
+	    pthread_create(&vm->input_thread, NULL, input_thread, vm) == 0)
+		vm->input_running = true;
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->stop_requested = true;
+	if (vm->part)
+		part_stop(vm->part, PART_STOP_REQUESTED, NULL);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+int vm_pause(struct vm *vm)
+{
+	return vm->part ? part_pause(vm->part) : -ESRCH;
+}
+
+int vm_resume(struct vm *vm)
+{
+	return vm->part ? part_resume(vm->part) : -ESRCH;
+}
+
+enum vm_exit vm_wait(struct vm *vm)
+{
+	char err[256];
+
+	for (;;) {
+		enum part_stop why = part_wait(vm->part);
+
+		switch (why) {
+		case PART_STOP_POWEROFF:
+			return VM_EXIT_POWEROFF;
+		case PART_STOP_REQUESTED:
+			return VM_EXIT_STOPPED;
+		case PART_STOP_CRASH:
+			snprintf(vm->detail, sizeof(vm->detail), "%s", part_stop_detail(vm->part));
+			return VM_EXIT_CRASH;
+		case PART_STOP_ERROR:
+		case PART_RUNNING:
+			snprintf(vm->detail, sizeof(vm->detail), "%s", part_stop_detail(vm->part));
+			return VM_EXIT_ERROR;
+		case PART_STOP_RESET:
+			break;
+		}
+		if (vm->cfg.no_reboot)
+			return VM_EXIT_REBOOT;
+		/* Reboot: a fresh partition and fresh RAM, same configuration and RTC. */
+		pthread_mutex_lock(&vm->lock);
+		vm_teardown(vm);
+		if (vm->stop_requested) {
+			pthread_mutex_unlock(&vm->lock);
+			return VM_EXIT_STOPPED;
+		}
+		if (vm_build(vm, err, sizeof(err)) || part_start(vm->part)) {
+			snprintf(vm->detail, sizeof(vm->detail), "guest reboot failed: %s", err);
+			pthread_mutex_unlock(&vm->lock);
+			return VM_EXIT_ERROR;
+		}
+		vm->boots++;
+		pthread_mutex_unlock(&vm->lock);
+		log_debug("guest rebooted (boot %u)", vm->boots);
+	}
+}
+
+const char *vm_exit_detail(const struct vm *vm)
+{
+	return vm->detail;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->input_running) {
+		if (write(vm->wake_pipe[1], "x", 1) < 0) {
+			/* nothing else to do: the thread also ends at end of input */
+		}
+		pthread_join(vm->input_thread, NULL);
+	}
+	vm_teardown(vm);
+	if (vm->own_kvm_fd && vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->wake_pipe[0] >= 0) {
+		close(vm->wake_pipe[0]);
+		close(vm->wake_pipe[1]);
+	}
+	free(vm->kernel);
+	free(vm->initrd);
+	free(vm->kernel_path);
+	free(vm->initrd_path);
+	free(vm->cmdline);
+	free(vm->name);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
