@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the worker runs: a VM engine behind a small ops table. "vm" is the
+ * real one (src/vmm/vm.h); "idle" is a guest-less test double used by the
+ * service tests on machines that cannot run guests: it has the same
+ * lifecycle, writes a banner to the serial console and echoes console input,
+ * and powers off or "crashes" when told so on the console.
+ */
+#ifndef OPENHV_WORKER_ENGINE_H
+#define OPENHV_WORKER_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/ctl_proto.h"
+
+struct engine_params {
+	const char *name;
+	const char *cmdline;
+	uint64_t mem_bytes;
+	unsigned int cpus;
+	int kvm_fd;             /* -1 if not passed */
+	int kernel_fd;
+	int initrd_fd;          /* -1 if none */
+	int console_in_fd;
+	int console_out_fd;
+};
+
+struct engine;
+
+struct engine_ops {
+	const char *name;
+	uint32_t caps;          /* CTL_CAP_* this engine offers */
+	/* Assemble the machine; reads kernel/initrd. Runs before the sandbox is sealed. */
+	int (*create)(const struct engine_params *p, struct engine **ret, char *err, size_t errlen);
+	int (*start)(struct engine *e);
+	void (*request_stop)(struct engine *e);        /* hard stop */
+	/* Ask the guest to shut down (shutdown IC); NULL while not available. */
+	int (*request_shutdown)(struct engine *e);
+	int (*pause)(struct engine *e);
+	int (*resume)(struct engine *e);
+	/* Block until the VM ends; fills detail. */
+	enum ctl_exit_kind (*wait)(struct engine *e, char *detail, size_t len);
+	void (*destroy)(struct engine *e);
+};
+
+extern const struct engine_ops engine_idle_ops;
+#ifdef HAVE_VMM_ENGINE
+extern const struct engine_ops engine_vm_ops;
+#endif
+
+#endif
