@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: MIT
+# Guest script "hv-probe": load the Hyper-V drivers and list what VMBus offers.
+# Passes when hv_vmbus loads and connects (only under a Hyper-V style VMM).
+. /ohv/lib.sh
+
+grep -qw hypervisor /proc/cpuinfo || ohv_fail "no hypervisor CPUID bit"
+modprobe hv_vmbus || ohv_fail "hv_vmbus did not load (no Hyper-V interface: $(dmesg | grep -i -e vmbus -e hyper | tail -n 1))"
+for m in hv_utils hv_balloon hv_storvsc hv_netvsc hv_sock; do
+	modprobe "$m" || echo "ohv-warn: $m did not load"
+done
+sleep 1
+n=0
+for d in /sys/bus/vmbus/devices/*; do
+	[ -e "$d/class_id" ] || continue
+	echo "ohv-vmbus-device=$(basename "$d") class=$(cat "$d/class_id")"
+	n=$((n + 1))
+done
+echo "ohv-vmbus-devices=$n"
+ohv_pass
+ohv_poweroff
