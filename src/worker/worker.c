@@ -358,6 +358,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	fcntl(CTL_FD, F_SETFD, FD_CLOEXEC);
 	fcntl(LISTEN_FD, F_SETFD, FD_CLOEXEC);
+	/* The service bound the runtime socket; listening here makes SO_PEERCRED name us. */
+	if (listen(LISTEN_FD, 4)) {
+		log_err("cannot listen on the runtime socket: %s", strerror(errno));
+		return 1;
+	}
 
 	r = recv_setup(&m, fds, &n_fds);
 	if (r) {
