@@ -65,7 +65,16 @@ no_stray_qemu()
 }
 
 echo "TAP version 13"
-echo "1..22"
+echo "1..23"
+
+# --- the emulated host image (built first so later stderr checks see no build notes)
+t=$(now)
+if "$top/tools/ehost/mkl1.sh" >"$tmp/o" 2>"$tmp/e" && grep -q '^KERNEL=/' "$tmp/o"; then
+	ok "emulated host image builds or is cached ($(elapsed "$t") s)"
+else
+	not_ok "emulated host image builds or is cached"
+	diag <"$tmp/e"
+fi
 
 # --- argument errors: one clear line, non-zero exit, no boot -----------------
 "$run" --share "$tmp/nonexistent" -- true >"$tmp/o" 2>"$tmp/e"
@@ -202,5 +211,5 @@ check "timeout is reported in one line" \
 check "no QEMU is left running" no_stray_qemu
 
 ((failed == 0)) || echo "# $failed test(s) failed"
-((n == 22)) || echo "# planned 22 tests, ran $n"
+((n == 23)) || echo "# planned 23 tests, ran $n"
 exit $((failed != 0))

@@ -18,7 +18,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib.sh"
 
 # Modules the L1 init loads (modprobe pulls in their dependencies).
-L1_MODULES=(virtio_pci 9pnet_virtio 9p overlay kvm_amd
+L1_MODULES=(virtio_pci 9pnet_virtio 9p overlay virtio_console kvm_amd
 	    tun bridge veth br_netfilter nf_tables nft_chain_nat nft_masq)
 
 ohv_need_pkgs busybox-static cpio kmod xz-utils
