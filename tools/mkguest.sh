@@ -18,6 +18,9 @@
 # usage: tools/mkguest.sh [--force]
 
 set -euo pipefail
+# The braces make bash read the whole script before running it, so editing
+# the file while a run is in progress cannot change that run.
+{
 OHV_PROG=mkguest
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
@@ -91,3 +94,5 @@ fi
 
 echo "KERNEL=$out/vmlinuz"
 echo "INITRD=$out/initrd.img"
+exit
+}

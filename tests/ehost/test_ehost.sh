@@ -13,6 +13,9 @@
 # OHV_EHOST_TEST_QUICK=1 skips the true/false boots.
 
 set -uo pipefail
+# The braces make bash read the whole script before running it, so editing
+# the file while a run is in progress cannot change that run.
+{
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 run=$top/tools/ehost-run
 
@@ -213,3 +216,5 @@ check "no QEMU is left running" no_stray_qemu
 ((failed == 0)) || echo "# $failed test(s) failed"
 ((n == 23)) || echo "# planned 23 tests, ran $n"
 exit $((failed != 0))
+exit
+}

@@ -13,6 +13,9 @@
 # Prints KERNEL=<path> and INITRD=<path> on stdout.
 
 set -euo pipefail
+# The braces make bash read the whole script before running it, so editing
+# the file while a run is in progress cannot change that run.
+{
 OHV_PROG=ehost-run
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib.sh"
@@ -61,3 +64,5 @@ fi
 
 echo "KERNEL=$out/$(cat "$out/kernel-name")"
 echo "INITRD=$out/initrd.img"
+exit
+}
