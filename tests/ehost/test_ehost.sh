@@ -68,7 +68,7 @@ no_stray_qemu()
 }
 
 echo "TAP version 13"
-echo "1..23"
+echo "1..24"
 
 # --- the emulated host image (built first so later stderr checks see no build notes)
 t=$(now)
@@ -142,6 +142,7 @@ echo "env=${OPENHV_TEST_TOKEN:-unset} ehost=${OPENHV_EHOST:-unset} home=$HOME"
 if [ -c /dev/kvm ]; then echo "kvm=yes"; else echo "kvm=no"; fi
 echo "written-inside" >"$OPENHV_TEST_SHARE/from-l1.txt"
 if touch /usr/ohv-overlay-probe 2>/dev/null; then echo "overlay=writable"; else echo "overlay=ro"; fi
+if modprobe nbd 2>/dev/null && grep -q '^nbd ' /proc/modules; then echo "modprobe=yes"; else echo "modprobe=no"; fi
 timeout 300 qemu-system-x86_64 -M microvm -accel kvm -cpu host -m 512 -nographic -no-reboot \
 	-kernel "$OPENHV_TEST_KERNEL" -initrd "$OPENHV_TEST_INITRD" \
 	-append "console=ttyS0 quiet ohv.script=info" >"$OPENHV_TEST_SHARE/l2.log" 2>&1
@@ -169,6 +170,7 @@ cwd=$tmp/cwd marker=cwd-marker
 env=tok42 ehost=1 home=$HOME
 kvm=yes
 overlay=writable
+modprobe=yes
 l2rc=0
 l2-init=yes
 l2-cpus=1
@@ -181,6 +183,7 @@ check "OPENHV_* variables and HOME pass through" grep -qx "env=tok42 ehost=1 hom
 check "/dev/kvm exists inside the emulated host" grep -qx "kvm=yes" "$tmp/o"
 check "the root looks writable (overlay) but the host is untouched" \
 	bash -c 'grep -qx overlay=writable "$1" && [[ ! -e /usr/ohv-overlay-probe ]]' _ "$tmp/o"
+check "modprobe of the emulated host's own modules works in the root" grep -qx "modprobe=yes" "$tmp/o"
 check "--share directory written from inside" grep -qx "written-inside" "$tmp/share/from-l1.txt"
 check "L2 default guest boots under KVM in L1 and runs the info script" \
 	bash -c 'grep -qx l2-init=yes "$1" && grep -qx l2-cpus=1 "$1" && grep -qx l2-result=pass "$1"' _ "$tmp/o"
@@ -214,7 +217,7 @@ check "timeout is reported in one line" \
 check "no QEMU is left running" no_stray_qemu
 
 ((failed == 0)) || echo "# $failed test(s) failed"
-((n == 23)) || echo "# planned 23 tests, ran $n"
+((n == 24)) || echo "# planned 24 tests, ran $n"
 exit $((failed != 0))
 exit
 }

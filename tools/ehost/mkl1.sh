@@ -10,7 +10,7 @@
 # ${OPENHV_CACHE:-$HOME/.cache/openhv}/ehost/<kernel package>_<version>-<hash>
 # where the hash covers this script, the init and tools/lib.sh.
 #
-# Prints KERNEL=<path> and INITRD=<path> on stdout.
+# Prints KERNEL=<path>, INITRD=<path> and MODULES=<module tree> on stdout.
 
 set -euo pipefail
 # The braces make bash read the whole script before running it, so editing
@@ -64,5 +64,11 @@ fi
 
 echo "KERNEL=$out/$(cat "$out/kernel-name")"
 echo "INITRD=$out/initrd.img"
+# The kernel's full module tree (depmod'ed), bound into the emulated host's
+# root so that modprobe works there for any module.
+moddir=$(ls -d "$OHV_CACHE/pkgs/${kpkg}_${kver//:/%}"/lib/modules/*/ 2>/dev/null | head -n 1)
+if [[ -n $moddir && -f $moddir/modules.dep ]]; then
+	echo "MODULES=${moddir%/}"
+fi
 exit
 }
