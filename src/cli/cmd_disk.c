@@ -224,6 +224,7 @@ static int do_info(struct create_args *a)
 	struct disk_info in;
 	char buf[32], id[37];
 	int r, depth = 0;
+	bool broken = false;
 
 	if (a->n_pos != 1) {
 		log_err("'disk info' needs exactly one PATH");
@@ -233,8 +234,11 @@ static int do_info(struct create_args *a)
 	r = disk_open(a->positional[0], DISK_OPEN_RDONLY, &diag, &d);
 	if (r == -EROFS || r == -ENOENT || r == -ESTALE || r == -ELOOP) {
 		struct disk_diag d2 = { 0 };
-		if (r != -EROFS)
-			log_warn("%s", diag.msg);
+		if (r != -EROFS) {
+			/* Show the image itself, then fail: its chain is unusable. */
+			log_err("%s", diag.msg);
+			broken = true;
+		}
 		r = disk_open(a->positional[0], DISK_OPEN_INSPECT, &d2, &d);
 		if (r < 0)
 			return fail_errno(r, &d2, a->positional[0]);
@@ -289,7 +293,9 @@ static int do_info(struct create_args *a)
 	if (a->json)
 		printf("]}\n");
 	r = disk_close(d);
-	return r < 0 ? fail_errno(r, NULL, a->positional[0]) : EXIT_OK;
+	if (r < 0)
+		return fail_errno(r, NULL, a->positional[0]);
+	return broken ? EXIT_FAIL : EXIT_OK;
 }
 
 static void check_report(void *opaque, bool is_error, const char *msg)

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,6 +180,18 @@ int disk_open_file(struct disk_file *f, const char *path, unsigned flags, struct
 		return -ENOMEM;
 	}
 	fmt = (flags & DISK_OPEN_FMT_RAW) ? DISK_FMT_RAW : disk_probe(f, path);
+	if (fmt == DISK_FMT_RAW && !(flags & DISK_OPEN_FMT_RAW) && path) {
+		/*
+		 * SECURITY: a damaged .vhdx/.vhd must not silently become a raw disk
+		 * whose metadata a guest could then overwrite: open it with the
+		 * driver its name asks for, which explains what is wrong.
+		 */
+		const char *dot = strrchr(path, '.');
+		if (dot && !strcasecmp(dot, ".vhdx"))
+			fmt = DISK_FMT_VHDX;
+		else if (dot && !strcasecmp(dot, ".vhd"))
+			fmt = DISK_FMT_VHD;
+	}
 	d->drv = driver_for(fmt);
 	r = d->drv->open(d, diag);
 	if (r < 0) {

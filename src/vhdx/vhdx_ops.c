@@ -325,8 +325,10 @@ int vhdx_check(struct disk *d, bool repair, void (*report)(void *, bool, const c
 	if (v->log_replayed)
 		say(report, opaque, false, "a log left by an unclean shutdown was replayed");
 	if (v->hdr_damaged) {
-		ret->errors++;
-		say(report, opaque, true, "one of the two headers is damaged");
+		/* Expected after a crash during a header update: the other copy is current. */
+		ret->leaks++;
+		say(report, opaque, false, "one of the two header copies is damaged (an interrupted "
+		    "update); 'check --repair' rewrites it");
 		if (repair && !d->rdonly) {
 			r = vhdx_start_session(v); /* rewrites both copies */
 			if (r < 0)
@@ -413,6 +415,8 @@ int vhdx_check(struct disk *d, bool repair, void (*report)(void *, bool, const c
 		r = vhdx_log_commit(v);
 		if (r == 0)
 			r = df_flush(v->f);
+		if (r == 0)
+			v->region_damaged = false;
 	}
 out:
 	free(u);
