@@ -273,10 +273,14 @@ static int parse_object(const char *json, size_t len, struct json_object **ret,
 			}
 		}
 	}
+	if (jerr == json_tokener_success && !obj) {
+		json_tokener_free(tok);
+		return api_fail(e, API_E_BAD_REQUEST, "the request body must be a JSON object, "
+				"not null");
+	}
 	if (jerr != json_tokener_success || !obj) {
 		json_object_put(obj);
-		api_fail(e, API_E_BAD_REQUEST, "malformed JSON: %s",
-			 jerr == json_tokener_success ? "empty input" : json_tokener_error_desc(jerr));
+		api_fail(e, API_E_BAD_REQUEST, "malformed JSON: %s", json_tokener_error_desc(jerr));
 		json_tokener_free(tok);
 		return -EINVAL;
 	}

@@ -102,14 +102,23 @@ static int empty_root(void)
 	return 0;
 }
 
+/* Empty the bounding set; needs CAP_SETPCAP, so it runs before the uid change. */
+static int drop_bounding_set(void)
+{
+	for (int cap = 0; cap <= 63; cap++) {
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) <= 0)
+			continue;   /* not in the set, or beyond the kernel's last cap */
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+			return -errno;
+	}
+	return 0;
+}
+
 static int drop_caps(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
 
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL && errno != EPERM)
-			return -errno;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
 		return -errno;
 	memset(data, 0, sizeof(data));
@@ -172,13 +181,16 @@ static int install_seccomp(void)
 	/* clone3 passes flags in memory the filter cannot see: make glibc fall back to clone. */
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-	/* Thread names and reading no_new_privs only. */
+	/* Thread names and reading no_new_privs / the bounding set only. */
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 				     SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 				     SCMP_A0(SCMP_CMP_EQ, PR_GET_NO_NEW_PRIVS));
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				     SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_READ));
 	if (!r)
 		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (!r)
@@ -203,6 +215,11 @@ int sandbox_seal(uid_t uid, gid_t gid, uint32_t *flags, char *err, size_t errlen
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) {
 		snprintf(err, errlen, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
 		return -errno;
+	}
+	r = drop_bounding_set();
+	if (r) {
+		snprintf(err, errlen, "cannot empty the capability bounding set: %s", strerror(-r));
+		return r;
 	}
 	if (root && uid != 0) {
 		if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid)) {
@@ -287,6 +304,8 @@ int sandbox_selftest(uid_t uid, gid_t gid)
 
 	check(geteuid() != 0 || uid == 0, "runs as an unprivileged uid", 0);
 	check(caps_empty(), "no capabilities left", 0);
+	check(prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 0 &&
+	      prctl(PR_CAPBSET_READ, CAP_SETUID, 0, 0, 0) == 0, "capability bounding set is empty", 0);
 	check(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs is set", 0);
 
 	fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
