@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 #
 # Shared shell helpers for the openhv tools (sourced by bash scripts, never run).
 #
@@ -167,11 +168,11 @@ ohv_unpack()
 # linux-image package.
 ohv_kernel_release()
 {
-	local rels=("$1"/lib/modules/*/)
+	local rels=("$1"/lib/modules/*/) rel
 	((${#rels[@]} == 1)) && [[ -d ${rels[0]} ]] ||
 		ohv_die "expected exactly one kernel in $1/lib/modules (delete $1 and retry)"
-	rels=${rels[0]%/}
-	printf '%s\n' "${rels##*/}"
+	rel=${rels[0]%/}
+	printf '%s\n' "${rel##*/}"
 }
 
 # ohv_copy_modules SRCROOT KREL DESTROOT MODULE...: copy the modules and
