@@ -188,7 +188,7 @@ int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t len, uint64_t
 
 	/* FADT (5.2.9), full (not hardware-reduced) model. */
 	acpi_header(fadt, "FACP", ACPI_FADT_LEN, 6);
-	put32(fadt + 36, (uint32_t)facs_gpa);
+	/* FIRMWARE_CTRL stays 0: X_FIRMWARE_CTRL below is the one to use (5.2.9). */
 	put32(fadt + 40, (uint32_t)dsdt_gpa);
 	fadt[45] = 0;                                   /* preferred PM profile: unspecified */
 	put16(fadt + 46, cfg->sci_irq);

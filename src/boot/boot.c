@@ -67,8 +67,11 @@ int boot_check_bzimage(const uint8_t *buf, size_t len, char *err, size_t errlen)
 		return fail(err, errlen, -ENOEXEC,
 			    "bzImage has no 64-bit entry point; a 64-bit (x86_64) kernel is needed");
 	setup_sects = buf[SH_SETUP_SECTS] ? buf[SH_SETUP_SECTS] : 4;
-	if ((setup_sects + 1) * 512ULL >= len)
-		return fail(err, errlen, -ENOEXEC, "bzImage is truncated (setup larger than the file)");
+	/* syssize: size of the protected-mode code in 16-byte paragraphs */
+	if ((setup_sects + 1) * 512ULL >= len ||
+	    len - (setup_sects + 1) * 512ULL < get32(buf + SH_SYSSIZE) * 16ULL)
+		return fail(err, errlen, -ENOEXEC,
+			    "bzImage is truncated (the header says it is longer than the file)");
 	return 0;
 }
 

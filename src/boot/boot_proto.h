@@ -20,6 +20,7 @@
 
 /* Setup header fields (offsets from the start of the zero page / bzImage). */
 #define SH_SETUP_SECTS 0x1f1      /* u8, 0 means 4 */
+#define SH_SYSSIZE 0x1f4          /* u32, protected-mode size in 16-byte units */
 #define SH_VID_MODE 0x1fa         /* u16 */
 #define SH_BOOT_FLAG 0x1fe        /* u16 = 0xaa55 */
 #define SH_JUMP 0x200             /* u16; byte 0x201 = end of header - 0x202 */

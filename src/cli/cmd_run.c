@@ -85,6 +85,7 @@ int cmd_run(int argc, char **argv)
 	vm_config_init(&cfg);
 	cfg.cmdline = DEFAULT_CMDLINE;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -137,7 +138,8 @@ int cmd_run(int argc, char **argv)
 			run_usage(stdout);
 			return EXIT_OK;
 		default:
-			run_usage(stderr);
+			log_err("unknown or incomplete option '%s'; see 'openhv run --help'",
+				argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}

@@ -381,6 +381,9 @@ int part_set_boot_regs(struct part *p, const struct boot_regs *b)
 	s.ds = s.es = s.fs = s.gs = s.ss = data;
 	s.gdt.base = b->gdt_base;
 	s.gdt.limit = b->gdt_limit;
+	/* No IDT until the kernel loads one: an early fault is a clean triple fault. */
+	s.idt.base = 0;
+	s.idt.limit = 0;
 	s.cr0 = b->cr0;
 	s.cr3 = b->cr3;
 	s.cr4 = b->cr4;

@@ -130,6 +130,34 @@ static int check_readable_file(const char *what, const char *opt, const char *pa
 	return 0;
 }
 
+/* Check the kernel's boot header (the first pages and its size) before loading it all. */
+static int check_bzimage(const char *path, char *err, size_t errlen)
+{
+	uint8_t head[8192];
+	char why[256];
+	struct stat st;
+	ssize_t n;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, -errno, "kernel '%s': %s", path, strerror(errno));
+	n = pread(fd, head, sizeof(head), 0);
+	r = fstat(fd, &st);
+	close(fd);
+	if (n < 0 || r < 0)
+		return fail(err, errlen, -EIO, "kernel '%s': cannot read it", path);
+	/* The check needs the real length for the truncation test: pass the header
+	 * bytes we have, padded, with the file's true size. */
+	if ((size_t)n < sizeof(head))
+		memset(head + n, 0, sizeof(head) - (size_t)n);
+	r = boot_check_bzimage(head, (size_t)st.st_size < sizeof(head) ? (size_t)n : (size_t)st.st_size,
+			       why, sizeof(why));
+	if (r)
+		return fail(err, errlen, r, "kernel '%s': %s", path, why);
+	return 0;
+}
+
 int vm_config_check(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	uint64_t host = host_mem_total();
@@ -149,6 +177,9 @@ int vm_config_check(const struct vm_config *cfg, char *err, size_t errlen)
 			    "--memory %s is more than this host has (%s); use a smaller value",
 			    fmt_size(cfg->mem_bytes, a, sizeof(a)), fmt_size(host, b, sizeof(b)));
 	r = check_readable_file("kernel", "--kernel", cfg->kernel_path, MAX_KERNEL_BYTES, err, errlen);
+	if (r)
+		return r;
+	r = check_bzimage(cfg->kernel_path, err, errlen);
 	if (r)
 		return r;
 	if (cfg->initrd_path) {

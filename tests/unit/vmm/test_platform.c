@@ -179,6 +179,7 @@ static uint8_t *fake_bzimage(size_t *len, uint16_t version, uint16_t xload)
 	k[SH_INITRD_ADDR_MAX + 2] = 0xff;
 	k[SH_INITRD_ADDR_MAX + 3] = 0x7f;
 	k[SH_INIT_SIZE + 2] = 0x20; /* init_size 2 MiB */
+	k[SH_SYSSIZE + 1] = 0x10;   /* syssize 64 KiB */
 	memset(k + 5 * 512, 0xab, n - 5 * 512);
 	*len = n;
 	return k;
@@ -195,6 +196,8 @@ static void test_boot_rejects(void)
 	T_EXPECT_EQ(boot_check_bzimage(junk, sizeof(junk), err, sizeof(err)), -ENOEXEC);
 	T_EXPECT(strstr(err, "not a Linux bzImage") != NULL);
 	T_EXPECT_EQ(boot_check_bzimage(k, 100, err, sizeof(err)), -ENOEXEC);
+	T_EXPECT_EQ(boot_check_bzimage(k, n - 1, err, sizeof(err)), -ENOEXEC);
+	T_EXPECT(strstr(err, "truncated") != NULL);
 	free(k);
 	k = fake_bzimage(&n, 0x20a, XLF_KERNEL_64);
 	T_EXPECT_EQ(boot_check_bzimage(k, n, err, sizeof(err)), -ENOEXEC);

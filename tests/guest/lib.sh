@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for guest tests (TAP output). Source this file.
+# Needs: OPENHV (path to the openhv binary), KERNEL, INITRD (the default guest).
+
+t_n=0
+t_failed=0
+t_skipped=0
+
+t_ok()   { t_n=$((t_n + 1)); echo "ok $t_n - $*"; }
+t_fail() { t_n=$((t_n + 1)); t_failed=$((t_failed + 1)); echo "not ok $t_n - $*"; }
+t_skip() { t_n=$((t_n + 1)); t_skipped=$((t_skipped + 1)); echo "ok $t_n - $1 # SKIP $2"; }
+t_diag() { sed 's/^/#   /'; }
+t_done() { echo "1..$t_n"; [ "$t_failed" -eq 0 ]; }
+
+# t_check NAME CONDITION-COMMAND... : ok if the command succeeds.
+t_check()
+{
+	local name=$1
+	shift
+	if "$@"; then t_ok "$name"; else t_fail "$name"; fi
+}
+
+# guest_run LOG [openhv run options...]: run a VM with console to LOG
+# (stdout+stderr), stdin from /dev/null, bounded by OHV_GUEST_TIMEOUT. Sets rc.
+guest_run()
+{
+	local log=$1
+	shift
+	timeout -k 5 "${OHV_GUEST_TIMEOUT:-300}" "$OPENHV" run --kernel "$KERNEL" --initrd "$INITRD" "$@" \
+		</dev/null >"$log" 2>&1
+	rc=$?
+}
+
+# Count lines in LOG matching an extended regex.
+count() { grep -cE "$2" "$1" 2>/dev/null || true; }
+# The value of KEY=VALUE printed by the guest.
+value() { grep -aoE "$2=[^[:space:]]*" "$1" | head -n1 | cut -d= -f2 | tr -d '\r'; }
