@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: MIT
 # Shared helpers for guest tests (TAP output). Source this file.
-# Needs: OPENHV (path to the openhv binary), KERNEL, INITRD (the default guest).
+# Needs OPENHV_BIN (the openhv binary), OPENHV_KERNEL and OPENHV_INITRD (the
+# default guest from tools/mkguest.sh); OPENHV_* variables cross into the
+# emulated host.
+OPENHV=${OPENHV_BIN:?set OPENHV_BIN to the openhv binary}
+KERNEL=${OPENHV_KERNEL:?set OPENHV_KERNEL (see tools/mkguest.sh)}
+INITRD=${OPENHV_INITRD:?set OPENHV_INITRD (see tools/mkguest.sh)}
 
 t_n=0
 t_failed=0

@@ -58,13 +58,34 @@ t_check "--no-reboot: guest reboot ends the VM with exit 0 after one boot (rc=$r
 	[ "$rc" -eq 0 -a "$boots" -eq 1 ]
 t_check "--no-reboot: says why it exited" grep -q "no-reboot" "$log"
 
-# Serial input: a shell on the console runs what we type.
+# Serial input: a shell on the console runs what we type. Input sent before
+# the guest opens its console is dropped (the 8250 driver clears its FIFO on
+# open, as on hardware), so type only once the shell is up, and retry.
 log=$tmp/console.log
-printf 'echo typed-$((6*7))\npoweroff -f\n' | timeout -k 5 300 "$OPENHV" run --kernel "$KERNEL" \
-	--initrd "$INITRD" --memory 256M --cmdline "console=ttyS0 panic=-1 ohv.shell=1" >"$log" 2>&1
+fifo=$tmp/console.in
+mkfifo "$fifo"
+timeout -k 5 300 "$OPENHV" run --kernel "$KERNEL" --initrd "$INITRD" --memory 256M \
+	--cmdline "console=ttyS0 panic=-1 ohv.shell=1" <"$fifo" >"$log" 2>&1 &
+pid=$!
+exec 9>"$fifo"
+for _ in $(seq 1 240); do
+	grep -q "interactive shell" "$log" && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 1
+done
+for _ in $(seq 1 30); do
+	echo 'echo typed-$((6*7))' >&9
+	sleep 2
+	grep -q "typed-42" "$log" && break
+	kill -0 "$pid" 2>/dev/null || break
+done
+echo 'poweroff -f' >&9
+wait "$pid"
 rc=$?
-t_check "serial input reaches the guest shell and its output comes back" grep -q "typed-42" "$log"
+exec 9>&-
+t_check "serial input reaches the guest shell and its output comes back" grep -q "^typed-42" "$log"
 t_check "guest shell powers off (exit 0, got $rc)" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || tail -n 20 "$log" | t_diag
 
 # A guest that triple-faults: a minimal bzImage whose 64-bit entry executes ud2 with no IDT.
 crash=$tmp/crash.bzimage

@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The test command: installs what is missing, builds, runs every suite and
+# prints the closing line "N passed, N failed, N skipped".
+#
+#   host suites (no KVM needed): unit, cli, fuzz-replay, disk, ... via meson test
+#   guest suites (tests/guest/test_*.sh): need /dev/kvm with hardware
+#     virtualization; without it they run inside the emulated host
+#     (tools/with-kvm says which, in one line).
+#
+# Environment: OPENHV_BUILD (build dir, default build), OPENHV_SKIP_GUEST=1
+# (host suites only), OPENHV_GUEST_TESTS (space-separated list of guest test
+# scripts to run instead of all).
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+build=${OPENHV_BUILD:-build}
+results=$(mktemp -d /tmp/ohv-check.XXXXXX)
+trap 'rm -rf "$results"' EXIT
+
+tools/deps.sh || { echo "openhv: could not install the build dependencies" >&2; exit 1; }
+
+if [ ! -f "$build/build.ninja" ]; then
+	meson setup "$build" >"$results/setup.log" 2>&1 || { cat "$results/setup.log"; exit 1; }
+fi
+if ! ninja -C "$build" >"$results/build.log" 2>&1; then
+	cat "$results/build.log"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+# Host suites: every meson test except those needing a guest.
+echo "== host suites (meson test)"
+meson test -C "$build" --print-errorlogs --num-processes 2 2>&1 | grep -E '^ *[0-9]+/[0-9]+ ' || true
+cp "$build/meson-logs/testlog.json" "$results/meson.json" 2>/dev/null || true
+
+# Guest suites.
+: >"$results/guest.tap"
+if [ "${OPENHV_SKIP_GUEST:-0}" = 1 ]; then
+	echo "== guest suites skipped (OPENHV_SKIP_GUEST=1)"
+else
+	echo "== guest suites"
+	guest=$(tools/mkguest.sh) || { echo "openhv: could not build the default guest" >&2; exit 1; }
+	eval "$guest"
+	export OPENHV_KERNEL=$KERNEL OPENHV_INITRD=$INITRD OPENHV_BIN=$top/$build/src/cli/openhv
+	export OPENHV_BUILD_DIR=$top/$build
+	export OPENHV_GUEST_TESTS=${OPENHV_GUEST_TESTS:-$(ls "$top"/tests/guest/test_*.sh | tr '\n' ' ')}
+	tools/with-kvm tests/guest/run-all.sh 2>&1 | tee "$results/guest.tap"
+	gs=${PIPESTATUS[0]}
+	if [ "$gs" -ne 0 ] && ! grep -q '^not ok' "$results/guest.tap"; then
+		echo "not ok - guest suites: runner exited with status $gs" | tee -a "$results/guest.tap"
+	fi
+fi
+
+python3 - "$results/meson.json" "$results/guest.tap" <<'PY'
+import json, re, sys
+passed = failed = skipped = 0
+failures = []
+def tap(text, where):
+    global passed, failed, skipped
+    seen = False
+    for line in text.splitlines():
+        m = re.match(r'^(not ok|ok)\b(.*)$', line)
+        if not m:
+            continue
+        seen = True
+        if m.group(1) == 'not ok':
+            failed += 1
+            failures.append(where + ':' + m.group(2))
+        elif re.search(r'#\s*SKIP', m.group(2), re.I):
+            skipped += 1
+        else:
+            passed += 1
+    return seen
+try:
+    with open(sys.argv[1]) as f:
+        for line in f:
+            t = json.loads(line)
+            name, res = t.get('name', '?'), t.get('result', '')
+            if not tap(t.get('stdout', ''), name):
+                # not a TAP test: count the test itself
+                if res in ('OK', 'EXPECTEDFAIL'): passed += 1
+                elif res == 'SKIP': skipped += 1
+                else:
+                    failed += 1; failures.append(name)
+            elif res not in ('OK', 'SKIP', 'EXPECTEDFAIL') and not any(x.startswith(name + ':') for x in failures):
+                failed += 1; failures.append(name + ': ' + res)
+except FileNotFoundError:
+    failed += 1; failures.append('meson test produced no log')
+with open(sys.argv[2]) as f:
+    tap(f.read(), 'guest')
+for x in failures:
+    print('FAILED: ' + x)
+print(f'{passed} passed, {failed} failed, {skipped} skipped')
+sys.exit(1 if failed else 0)
+PY
