@@ -39,6 +39,8 @@ static void put64(uint8_t *p, uint64_t v)
 }
 
 static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -622,9 +622,10 @@ static void *vp_thread(void *arg)
 	struct vp *vp = arg;
 	struct part *p = vp->part;
 	sigset_t blocked;
-	struct {
+	/* struct kvm_signal_mask ends in a flexible array: give it 8 bytes of room. */
+	union {
 		struct kvm_signal_mask m;
-		uint8_t set[8];
+		uint8_t raw[sizeof(struct kvm_signal_mask) + 8];
 	} kmask;
 	sigset_t run_mask;
 
@@ -635,7 +636,7 @@ static void *vp_thread(void *arg)
 	pthread_sigmask(SIG_BLOCK, NULL, &run_mask);
 	sigdelset(&run_mask, SIG_KICK);
 	kmask.m.len = 8;
-	memcpy(kmask.set, &run_mask, 8);
+	memcpy(kmask.m.sigset, &run_mask, 8);
 	if (ioctl(vp->fd, KVM_SET_SIGNAL_MASK, &kmask) < 0) {
 		vp_fatal(vp, PART_STOP_ERROR, "KVM_SET_SIGNAL_MASK failed: %s", strerror(errno));
 		goto out;
