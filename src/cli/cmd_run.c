@@ -16,6 +16,7 @@
 #include "base/util.h"
 #include "cli/commands.h"
 #include "vmm/vm.h"
+#include "vsp/ic/ic.h"
 
 #define DEFAULT_CMDLINE "console=ttyS0"
 
@@ -34,7 +35,15 @@ static void run_usage(FILE *f)
 		"  --cpus N          virtual processors, 1 to %u (default 1)\n"
 		"  --no-reboot       exit when the guest reboots instead of restarting it\n"
 		"  --rtc-offset SEC  start the emulated CMOS clock SEC seconds off host UTC\n"
+		"  --no-hyperv       plain PC guest: no Hyper-V enlightenments, VMBus or\n"
+		"                    integration services\n"
+		"  --kvp KEY=VALUE   push a host key-value pair to the guest (KVP; repeatable)\n"
+		"  --status-file PATH  keep a JSON status of the guest's integration services\n"
+		"                    (heartbeat, VMBus, guest-reported KVP values) in PATH\n"
 		"  -v, --verbose     more log output\n"
+		"\n"
+		"SIGINT or SIGTERM asks the guest to shut down cleanly (shutdown integration\n"
+		"service); a second signal, or a guest without that service, stops it at once.\n"
 		"\n"
 		"Exit status: 0 when the guest powers off (or reboots with --no-reboot), 1 when it\n"
 		"crashes or the host fails, 2 for a bad command line, 128+N when stopped by signal N.\n",
@@ -43,18 +52,106 @@ static void run_usage(FILE *f)
 
 static struct vm *run_vm;
 static volatile int run_signal;
+static const char *run_status_file;
+static volatile int run_done;
 
 static void *signal_thread(void *arg)
 {
 	sigset_t *set = arg;
-	int sig;
+	int sig, graceful_sent = 0;
 
 	for (;;) {
 		if (sigwait(set, &sig) != 0)
 			continue;
+		if (!graceful_sent) {
+			graceful_sent = 1;
+			if (vm_request_shutdown(run_vm) == 0) {
+				log_info("asked the guest to shut down (%s again to stop it at once)",
+					 strsignal(sig));
+				continue;
+			}
+		}
 		if (!run_signal)
 			run_signal = sig;
 		vm_request_stop(run_vm);
+	}
+	return NULL;
+}
+
+/* JSON string with the escapes JSON requires; other bytes pass through. */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void write_status(const struct vm_guest_info *gi, const struct ic_kvp_entry *kvp, int n_kvp)
+{
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", run_status_file);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "{\"boots\": %u, \"vmbus\": {\"connected\": %s, \"version\": \"%u.%u\"},\n",
+		gi->boots, gi->vmbus_connected ? "true" : "false", gi->vmbus_version >> 16,
+		gi->vmbus_version & 0xffff);
+	fprintf(f, " \"heartbeat\": {\"ready\": %s, \"alive\": %s, \"seq\": %llu},\n",
+		gi->heartbeat_ready ? "true" : "false", gi->heartbeat_alive ? "true" : "false",
+		(unsigned long long)gi->heartbeat_seq);
+	fprintf(f, " \"shutdown\": {\"ready\": %s}, \"timesync\": {\"ready\": %s, \"samples\": %llu},\n",
+		gi->shutdown_ready ? "true" : "false", gi->timesync_ready ? "true" : "false",
+		(unsigned long long)gi->timesync_samples);
+	fprintf(f, " \"kvp\": {\"ready\": %s, \"guest\": [", gi->kvp_ready ? "true" : "false");
+	for (int i = 0; i < n_kvp; i++) {
+		fprintf(f, "%s\n  {\"pool\": %u, \"key\": ", i ? "," : "", kvp[i].pool);
+		json_str(f, kvp[i].key);
+		fprintf(f, ", \"value\": ");
+		json_str(f, kvp[i].value);
+		fprintf(f, "}");
+	}
+	fprintf(f, "]}}\n");
+	if (fclose(f) == 0)
+		rename(tmp, run_status_file);
+}
+
+/* Watches the integration services: tells the user what came up, keeps the status file. */
+static void *status_thread(void *arg)
+{
+	static struct ic_kvp_entry kvp[64];
+	struct vm_guest_info gi, last = { 0 };
+
+	(void)arg;
+	while (!run_done) {
+		int n = 0;
+
+		if (vm_guest_info(run_vm, &gi) != 0)
+			return NULL;
+		if (gi.vmbus_connected && !last.vmbus_connected)
+			log_info("guest connected to VMBus (protocol %u.%u)", gi.vmbus_version >> 16,
+				 gi.vmbus_version & 0xffff);
+		if (gi.heartbeat_alive && !last.heartbeat_alive)
+			log_info("guest heartbeat is alive");
+		if (run_status_file) {
+			n = vm_guest_kvp_list(run_vm, kvp, sizeof(kvp) / sizeof(kvp[0]));
+			if (n < 0)
+				n = 0;
+			if (n > (int)(sizeof(kvp) / sizeof(kvp[0])))
+				n = (int)(sizeof(kvp) / sizeof(kvp[0]));
+			write_status(&gi, kvp, n);
+		}
+		last = gi;
+		usleep(500000);
 	}
 	return NULL;
 }
@@ -69,14 +166,20 @@ int cmd_run(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'p' },
 		{ "no-reboot", no_argument, NULL, 'n' },
 		{ "rtc-offset", required_argument, NULL, 'r' },
+		{ "no-hyperv", no_argument, NULL, 'H' },
+		{ "kvp", required_argument, NULL, 'K' },
+		{ "status-file", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static sigset_t sigs;
+	static const char *kvp[65];
+	unsigned int n_kvp = 0;
 	struct vm_config cfg;
 	struct vm *vm;
-	pthread_t sig_thread;
+	pthread_t sig_thread, st;
+	bool st_running = false;
 	enum vm_exit how;
 	char err[512];
 	uint64_t v;
@@ -131,6 +234,20 @@ int cmd_run(int argc, char **argv)
 			cfg.rtc_offset_sec = off;
 			break;
 		}
+		case 'H':
+			cfg.hyperv = false;
+			break;
+		case 'K':
+			if (!strchr(optarg, '=') || optarg[0] == '=' || n_kvp + 1 >= sizeof(kvp) / sizeof(kvp[0])) {
+				log_err("--kvp '%s' is not KEY=VALUE (at most 64 pairs)", optarg);
+				return EXIT_USAGE;
+			}
+			kvp[n_kvp++] = optarg;
+			cfg.kvp = kvp;
+			break;
+		case 'S':
+			run_status_file = optarg;
+			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;
@@ -176,7 +293,12 @@ int cmd_run(int argc, char **argv)
 		vm_destroy(vm);
 		return EXIT_FAIL;
 	}
+	if (cfg.hyperv && pthread_create(&st, NULL, status_thread, NULL) == 0)
+		st_running = true;
 	how = vm_wait(vm);
+	run_done = 1;
+	if (st_running)
+		pthread_join(st, NULL);
 	switch (how) {
 	case VM_EXIT_POWEROFF:
 		c = EXIT_OK;

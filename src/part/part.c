@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -31,12 +32,14 @@ struct vp {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	int64_t tsc_offset;     /* guest TSC - host TSC, sampled at creation */
 };
 
 struct part {
 	int kvm_fd, vm_fd;
 	size_t run_size;
 	unsigned int n_vps;
+	uint64_t tsc_khz;
 	struct vp *vps;
 	struct gm *gm;
 	struct iobus *iobus;
@@ -208,6 +211,8 @@ static int vp_setup_fpu(struct vp *vp)
 	return ioctl(vp->fd, KVM_SET_FPU, &fpu) < 0 ? -errno : 0;
 }
 
+static void vp_sample_tsc(struct vp *vp);
+
 static int vp_create(struct part *p, unsigned int index)
 {
 	struct vp *vp = &p->vps[index];
@@ -228,6 +233,12 @@ static int vp_create(struct part *p, unsigned int index)
 	r = vp_setup_cpuid(vp);
 	r = r ?: vp_setup_lapic(vp);
 	r = r ?: vp_setup_fpu(vp);
+	if (!r) {
+		int khz = ioctl(vp->fd, KVM_GET_TSC_KHZ, 0);
+		if (khz > 0)
+			p->tsc_khz = (uint64_t)khz;
+		vp_sample_tsc(vp);
+	}
 	return r;
 }
 
@@ -236,24 +247,56 @@ static int part_setup_msr_filter(struct part *p)
 	struct kvm_msr_filter filter = { .flags = KVM_MSR_FILTER_DEFAULT_ALLOW };
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR,
 				      .args[0] = KVM_MSR_EXIT_REASON_FILTER };
-	static uint8_t deny = 0; /* bit clear = deny in KVM = exit to userspace */
-	unsigned int n = 0;
+	uint8_t *deny;
+	int r;
 
-	if (!p->hooks || !p->hooks->n_msrs)
+	if (!p->hooks || !p->hooks->msr_count)
 		return 0;
+	if (ioctl(p->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) <= 0)
+		return -ENOTSUP;
 	if (ioctl(p->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
 		return -errno;
-	for (unsigned int i = 0; i < p->hooks->n_msrs && n < KVM_MSR_FILTER_MAX_RANGES; i++) {
-		filter.ranges[n++] = (struct kvm_msr_filter_range){
-			.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
-			.nmsrs = 1,
-			.base = p->hooks->msrs[i],
-			.bitmap = &deny,
-		};
-	}
-	if (p->hooks->n_msrs > KVM_MSR_FILTER_MAX_RANGES)
-		return -E2BIG;
-	return ioctl(p->vm_fd, KVM_X86_SET_MSR_FILTER, &filter) < 0 ? -errno : 0;
+	/* A clear bit denies the access in KVM, which makes it exit to userspace. */
+	deny = calloc(1, (p->hooks->msr_count + 7) / 8);
+	if (!deny)
+		return -ENOMEM;
+	filter.ranges[0] = (struct kvm_msr_filter_range){
+		.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+		.nmsrs = p->hooks->msr_count,
+		.base = p->hooks->msr_first,
+		.bitmap = deny,
+	};
+	r = ioctl(p->vm_fd, KVM_X86_SET_MSR_FILTER, &filter) < 0 ? -errno : 0;
+	free(deny);
+	return r;
+}
+
+static void vp_sample_tsc(struct vp *vp)
+{
+	union {
+		struct kvm_msrs hdr;
+		uint8_t raw[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} m;
+	uint64_t host;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.hdr.entries[0].index = 0x10; /* IA32_TSC */
+	host = __rdtsc();
+	if (ioctl(vp->fd, KVM_GET_MSRS, &m) == 1)
+		vp->tsc_offset = (int64_t)(m.hdr.entries[0].data - host);
+}
+
+uint64_t part_tsc_khz(const struct part *p)
+{
+	return p->tsc_khz;
+}
+
+uint64_t part_guest_tsc(const struct part *p, unsigned int vp_index)
+{
+	if (vp_index >= p->n_vps)
+		vp_index = 0;
+	return __rdtsc() + (uint64_t)p->vps[vp_index].tsc_offset;
 }
 
 int part_create(const struct part_config *cfg, struct part **ret, char *err, size_t errlen)

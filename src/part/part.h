@@ -50,8 +50,8 @@ struct part_hooks {
 	void *opaque;
 	void (*cpuid)(void *opaque, unsigned int vp_index, struct cpuid_leaf *leaves,
 		      unsigned int *n, unsigned int max);
-	const uint32_t *msrs;     /* MSRs to route to userspace */
-	unsigned int n_msrs;
+	uint32_t msr_first;       /* MSRs [first, first + count) exit to userspace */
+	uint32_t msr_count;       /* 0 = none */
 	int (*msr_read)(void *opaque, unsigned int vp_index, uint32_t msr, uint64_t *val);
 	int (*msr_write)(void *opaque, unsigned int vp_index, uint32_t msr, uint64_t val);
 	uint16_t hook_port;
@@ -95,6 +95,11 @@ struct vp_regs {
 int part_vp_get_regs(struct vp *vp, struct vp_regs *regs);
 int part_vp_set_regs(struct vp *vp, const struct vp_regs *regs);
 unsigned int part_vp_index(const struct vp *vp);
+
+/* Guest TSC frequency in kHz (KVM_GET_TSC_KHZ), 0 if unknown. */
+uint64_t part_tsc_khz(const struct part *p);
+/* The TSC value VP vp_index reads now (host TSC plus that VP's offset). Any thread. */
+uint64_t part_guest_tsc(const struct part *p, unsigned int vp_index);
 
 /* Host capability probe: 0, or -errno with one line for people in err. */
 int part_open_kvm(int *ret_fd, char *err, size_t errlen);

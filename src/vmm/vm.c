@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +31,9 @@
 #include "dev/uart16550.h"
 #include "gm/gm.h"
 #include "part/part.h"
+#include "vmm/hyperv.h"
+#include "vmbus/vmbus.h"
+#include "vsp/ic/ic.h"
 
 #define LOW_RAM_LIMIT (3 * GiB)
 #define MAX_KERNEL_BYTES (256 * MiB)
@@ -44,12 +48,12 @@ struct vm {
 	char *kernel_path, *initrd_path, *cmdline, *name;
 	int kvm_fd;
 	bool own_kvm_fd;
-	uint8_t *kernel, *initrd;
-	size_t kernel_len, initrd_len;
+	int kernel_fd, initrd_fd;  /* kept open so a guest reboot reloads the same files */
 
 	/* The current incarnation (rebuilt on guest reboot). */
 	struct gm *gm;
 	struct part *part;
+	struct vm_hyperv *hyperv;
 	struct iobus iobus;
 	struct uart uart;
 	struct cmos_rtc rtc;
@@ -91,6 +95,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->console_in_fd = 0;
 	cfg->console_out_fd = 1;
 	cfg->kvm_fd = -1;
+	cfg->hyperv = true;
 }
 
 const char *vm_exit_name(enum vm_exit e)
@@ -240,10 +245,101 @@ static int vm_register_devices(struct vm *vm)
 	return r;
 }
 
+/* The guest wrote the crash MSRs (a kernel panic): report it and end the VM. */
+static void guest_crash(void *opaque, const struct hv_crash_report *rep)
+{
+	struct vm *vm = opaque;
+	char msg[512], text[200] = "";
+
+	if (rep->has_message) {
+		/* Show the "Kernel panic - ..." line if there is one, else the last line. */
+		const char *line = strstr(rep->message, "Kernel panic"), *end;
+
+		if (!line) {
+			end = rep->message + strlen(rep->message);
+			while (end > rep->message && (end[-1] == '\n' || end[-1] == ' '))
+				end--;
+			line = end;
+			while (line > rep->message && line[-1] != '\n')
+				line--;
+		}
+		end = strchr(line, '\n');
+		if (!end)
+			end = line + strlen(line);
+		snprintf(text, sizeof(text), ": \"%.*s\"", (int)MIN((size_t)(end - line), (size_t)150),
+			 line);
+	}
+	snprintf(msg, sizeof(msg),
+		 "guest kernel crashed on virtual processor %u (crash MSRs P0=0x%llx P1=0x%llx P2=0x%llx P3=0x%llx P4=0x%llx)%s",
+		 rep->vp_index, (unsigned long long)rep->p[0], (unsigned long long)rep->p[1],
+		 (unsigned long long)rep->p[2], (unsigned long long)rep->p[3],
+		 (unsigned long long)rep->p[4], text);
+	part_stop(vm->part, PART_STOP_CRASH, msg);
+}
+
+int vm_request_shutdown(struct vm *vm)
+{
+	int r = -ENOTCONN;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->hyperv && vm_hyperv_ic(vm->hyperv))
+		r = ic_request_shutdown(vm_hyperv_ic(vm->hyperv), IC_SHUTDOWN_POWEROFF,
+					"shutdown requested by the host");
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int vm_guest_info(struct vm *vm, struct vm_guest_info *ret)
+{
+	struct ic_service_status st;
+	struct ic_heartbeat_status hb;
+	struct ic *ic;
+	int r = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	pthread_mutex_lock(&vm->lock);
+	ret->boots = vm->boots;
+	if (!vm->hyperv || !(ic = vm_hyperv_ic(vm->hyperv))) {
+		r = -ENOTSUP;
+		goto out;
+	}
+	ret->vmbus_connected = vmbus_server_connected(vm_hyperv_vmbus(vm->hyperv));
+	ret->vmbus_version = vmbus_server_version(vm_hyperv_vmbus(vm->hyperv));
+	if (ic_heartbeat_status(ic, &hb) == 0) {
+		ret->heartbeat_ready = hb.state == IC_STATE_READY;
+		ret->heartbeat_alive = hb.alive;
+		ret->heartbeat_seq = hb.seq;
+	}
+	if (ic_service_status(ic, IC_SVC_SHUTDOWN, &st) == 0)
+		ret->shutdown_ready = st.state == IC_STATE_READY;
+	if (ic_service_status(ic, IC_SVC_TIMESYNC, &st) == 0)
+		ret->timesync_ready = st.state == IC_STATE_READY;
+	if (ic_service_status(ic, IC_SVC_KVP, &st) == 0)
+		ret->kvp_ready = st.state == IC_STATE_READY;
+	ret->timesync_samples = ic_timesync_samples(ic);
+out:
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int vm_guest_kvp_list(struct vm *vm, struct ic_kvp_entry *out, size_t max)
+{
+	int r = -ENOTSUP;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->hyperv && vm_hyperv_ic(vm->hyperv))
+		r = ic_kvp_list(vm_hyperv_ic(vm->hyperv), out, max);
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
 /* ---- assembly ------------------------------------------------------------- */
 
 static void vm_teardown(struct vm *vm)
 {
+	/* VPs are stopped here: end the event loop first, then the partition. */
+	vm_hyperv_free(vm->hyperv);
+	vm->hyperv = NULL;
 	part_destroy(vm->part);
 	vm->part = NULL;
 	gm_destroy(vm->gm);
@@ -251,19 +347,56 @@ static void vm_teardown(struct vm *vm)
 	iobus_destroy(&vm->iobus);
 }
 
+struct mapped_file {
+	const uint8_t *data;
+	size_t len;
+};
+
+static int map_file(const char *what, const char *path, int fd, struct mapped_file *m, char *err,
+		    size_t errlen)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0)
+		return fail(err, errlen, -errno, "cannot read %s '%s': %s", what, path, strerror(errno));
+	if (st.st_size <= 0)
+		return fail(err, errlen, -EINVAL, "%s '%s' is empty", what, path);
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return fail(err, errlen, -errno, "cannot read %s '%s': %s", what, path, strerror(errno));
+	m->data = p;
+	m->len = (size_t)st.st_size;
+	return 0;
+}
+
+static void unmap_file(struct mapped_file *m)
+{
+	if (m->data)
+		munmap((void *)m->data, m->len);
+	m->data = NULL;
+}
+
+static int open_input(const char *what, const char *path, int *ret_fd, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail(err, errlen, -errno, "cannot open %s '%s': %s", what, path, strerror(errno));
+	*ret_fd = fd;
+	return 0;
+}
+
 static int vm_build(struct vm *vm, char *err, size_t errlen)
 {
 	struct acpi_config acfg = {
 		.n_cpus = vm->cfg.cpus, .ioapic_addr = IOAPIC_ADDR, .ioapic_id = (uint8_t)vm->cfg.cpus,
 		.pm_base = PM_BASE, .reset_port = RESET_PORT, .reset_value = RESET_VALUE,
-		.sci_irq = SCI_IRQ, .s5_typ = ACPI_S5_TYP,
+		.sci_irq = SCI_IRQ, .s5_typ = ACPI_S5_TYP, .vmbus = vm->cfg.hyperv,
 	};
 	struct part_config pcfg = { .n_vps = vm->cfg.cpus, .kvm_fd = vm->kvm_fd };
-	struct boot_image img = {
-		.kernel = vm->kernel, .kernel_len = vm->kernel_len,
-		.initrd = vm->initrd, .initrd_len = vm->initrd_len,
-		.cmdline = vm->cmdline,
-	};
+	struct boot_image img = { .cmdline = vm->cmdline };
+	struct mapped_file kernel = { 0 }, initrd = { 0 };
 	struct boot_regs regs;
 	uint8_t *bios;
 	char sz[32];
@@ -280,6 +413,14 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 	}
 	pcfg.gm = vm->gm;
 	pcfg.iobus = &vm->iobus;
+	if (vm->cfg.hyperv) {
+		r = vm_hyperv_new(vm->gm, vm->cfg.cpus, guest_crash, vm, &vm->hyperv);
+		if (r) {
+			fail(err, errlen, r, "cannot set up the Hyper-V enlightenments: %s", strerror(-r));
+			goto err;
+		}
+		pcfg.hooks = vm_hyperv_hooks(vm->hyperv);
+	}
 	r = part_create(&pcfg, &vm->part, err, errlen);
 	if (r)
 		goto err;
@@ -291,7 +432,20 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 		fail(err, errlen, r, "cannot build ACPI tables: %s", strerror(-r));
 		goto err;
 	}
-	r = boot_linux(vm->gm, &img, &regs, err, errlen);
+	/* PERF: map the files instead of keeping copies: after the copy into
+	 * guest RAM they cost the VMM nothing. */
+	r = map_file("kernel", vm->kernel_path, vm->kernel_fd, &kernel, err, errlen);
+	if (!r && vm->initrd_fd >= 0)
+		r = map_file("initrd", vm->initrd_path, vm->initrd_fd, &initrd, err, errlen);
+	if (!r) {
+		img.kernel = kernel.data;
+		img.kernel_len = kernel.len;
+		img.initrd = initrd.data;
+		img.initrd_len = initrd.len;
+		r = boot_linux(vm->gm, &img, &regs, err, errlen);
+	}
+	unmap_file(&kernel);
+	unmap_file(&initrd);
 	if (r)
 		goto err;
 	r = part_set_boot_regs(vm->part, &regs);
@@ -299,24 +453,30 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 		fail(err, errlen, r, "cannot set the boot processor's registers: %s", strerror(-r));
 		goto err;
 	}
+	if (vm->hyperv) {
+		r = vm_hyperv_start(vm->hyperv, vm->part);
+		if (r) {
+			fail(err, errlen, r, "cannot start VMBus and the integration services: %s",
+			     strerror(-r));
+			goto err;
+		}
+		for (const char *const *kv = vm->cfg.kvp; kv && *kv; kv++) {
+			char key[IC_KVP_KEY_MAX];
+			const char *eq = strchr(*kv, '=');
+			size_t kl = eq ? (size_t)(eq - *kv) : 0;
+
+			if (!eq || !kl || kl >= sizeof(key) ||
+			    (memcpy(key, *kv, kl), key[kl] = 0, ic_kvp_set(vm_hyperv_ic(vm->hyperv), key, eq + 1))) {
+				r = fail(err, errlen, -EINVAL, "KVP pair '%s' is not KEY=VALUE within the size limits",
+					 *kv);
+				goto err;
+			}
+		}
+	}
 	return 0;
 err:
 	vm_teardown(vm);
 	return r;
-}
-
-static int load_file(const char *what, const char *path, size_t max, uint8_t **ret, size_t *ret_len,
-		     char *err, size_t errlen)
-{
-	void *buf;
-	size_t len;
-	int r = read_file(path, max, &buf, &len);
-
-	if (r)
-		return fail(err, errlen, r, "cannot read %s '%s': %s", what, path, strerror(-r));
-	*ret = buf;
-	*ret_len = len;
-	return 0;
 }
 
 static char *xstrdup(const char *s)
@@ -337,6 +497,7 @@ int vm_create(const struct vm_config *cfg, struct vm **ret_vm, char *err, size_t
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	vm->cfg = *cfg;
 	vm->kvm_fd = -1;
+	vm->kernel_fd = vm->initrd_fd = -1;
 	vm->wake_pipe[0] = vm->wake_pipe[1] = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	vm->kernel_path = xstrdup(cfg->kernel_path);
@@ -349,23 +510,12 @@ int vm_create(const struct vm_config *cfg, struct vm **ret_vm, char *err, size_t
 	vm->cfg.name = vm->name;
 	cmos_init(&vm->rtc, cfg->rtc_offset_sec);
 
-	r = load_file("kernel", cfg->kernel_path, MAX_KERNEL_BYTES, &vm->kernel, &vm->kernel_len, err,
-		      errlen);
+	vm->kernel_fd = vm->initrd_fd = -1;
+	r = open_input("kernel", cfg->kernel_path, &vm->kernel_fd, err, errlen);
+	if (!r && cfg->initrd_path)
+		r = open_input("initrd", cfg->initrd_path, &vm->initrd_fd, err, errlen);
 	if (r)
 		goto err;
-	r = boot_check_bzimage(vm->kernel, vm->kernel_len, err, errlen);
-	if (r) {
-		char why[256];
-		snprintf(why, sizeof(why), "%s", err);
-		fail(err, errlen, r, "kernel '%s': %s", cfg->kernel_path, why);
-		goto err;
-	}
-	if (cfg->initrd_path) {
-		r = load_file("initrd", cfg->initrd_path, MAX_INITRD_BYTES, &vm->initrd,
-			      &vm->initrd_len, err, errlen);
-		if (r)
-			goto err;
-	}
 	if (cfg->kvm_fd >= 0) {
 		vm->kvm_fd = cfg->kvm_fd;
 	} else {
@@ -535,8 +685,10 @@ void vm_destroy(struct vm *vm)
 		close(vm->wake_pipe[0]);
 		close(vm->wake_pipe[1]);
 	}
-	free(vm->kernel);
-	free(vm->initrd);
+	if (vm->kernel_fd >= 0)
+		close(vm->kernel_fd);
+	if (vm->initrd_fd >= 0)
+		close(vm->initrd_fd);
 	free(vm->kernel_path);
 	free(vm->initrd_path);
 	free(vm->cmdline);

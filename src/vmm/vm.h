@@ -29,6 +29,19 @@ struct vm_config {
 	int console_out_fd;       /* serial output, -1 to discard */
 	int64_t rtc_offset_sec;   /* emulated CMOS clock = host UTC + offset */
 	int kvm_fd;               /* an open /dev/kvm, or -1 to open it */
+	bool hyperv;              /* Hyper-V enlightenments, VMBus, integration services (default on) */
+	const char *const *kvp;   /* host KVP pairs "KEY=VALUE" pushed to the guest; NULL-terminated or NULL */
+};
+
+/* What the integration services report about the guest (vm_guest_info). */
+struct vm_guest_info {
+	bool vmbus_connected;     /* the guest's VMBus driver is connected */
+	uint32_t vmbus_version;
+	bool heartbeat_ready, heartbeat_alive;
+	uint64_t heartbeat_seq;
+	bool shutdown_ready, timesync_ready, kvp_ready;
+	uint64_t timesync_samples;
+	unsigned int boots;       /* 1 + guest reboots so far */
 };
 
 /* How a VM's run ended (vm_wait). */
@@ -60,6 +73,19 @@ int vm_start(struct vm *vm);
 
 /* Ask the VM to end (hard stop): VPs leave KVM_RUN and vm_wait returns VM_EXIT_STOPPED. */
 void vm_request_stop(struct vm *vm);
+
+/*
+ * Ask the guest to shut down cleanly through the shutdown integration
+ * service. 0 = request sent; -ENOTCONN when the guest has no shutdown
+ * service (the caller may hard-stop instead); -EBUSY/-EAGAIN: try again.
+ */
+int vm_request_shutdown(struct vm *vm);
+
+/* Guest state from the integration services. 0, or -ENOTSUP without Hyper-V. */
+int vm_guest_info(struct vm *vm, struct vm_guest_info *ret);
+/* Guest-reported KVP values (ic.h struct ic_kvp_entry); returns the count or -errno. */
+struct ic_kvp_entry;
+int vm_guest_kvp_list(struct vm *vm, struct ic_kvp_entry *out, size_t max);
 
 /* Pause and resume all virtual processors. */
 int vm_pause(struct vm *vm);

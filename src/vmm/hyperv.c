@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Wiring of hv/, vmbus/ and vsp/ic/ into a partition (see hyperv.h and the
+ * integration checklist in docs/hyperv.md). The event loop is one thread per
+ * VM: epoll over an eventfd (written when a guest signal or message queues
+ * VMBus work) and a 250 ms timerfd for IC timers and SynIC redelivery.
+ */
+#include "vmm/hyperv.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmbus/vmbus.h"
+
+#define TICK_MS 250
+/* Windows FILETIME epoch (1601-01-01) to Unix epoch, in 100 ns units. */
+#define FILETIME_UNIX_OFFSET 116444736000000000ULL
+
+struct vm_hyperv {
+	struct gm *gm;
+	unsigned int n_vps;
+	struct hv *hv;
+	struct vmbus_server *vmbus;
+	struct ic *ic;
+	struct part *part;            /* set by vm_hyperv_start */
+	struct part_hooks hooks;
+	struct hv_cpuid_entry cpuid[HV_CPUID_ENTRIES];
+	size_t n_cpuid;
+	vm_hyperv_crash_fn crash;
+	void *crash_opaque;
+	int wake_fd, timer_fd, epoll_fd, stop_fd;
+	pthread_t loop;
+	bool loop_running;
+};
+
+/* ---- hv host ops -------------------------------------------------------- */
+
+static int hvh_inject_irq(void *opaque, uint32_t vp_index, uint8_t vector)
+{
+	struct vm_hyperv *h = opaque;
+
+	return h->part ? part_send_vector(h->part, vp_index, vector) : -ENODEV;
+}
+
+static uint64_t hvh_read_tsc(void *opaque, uint32_t vp_index)
+{
+	struct vm_hyperv *h = opaque;
+
+	return h->part ? part_guest_tsc(h->part, vp_index) : 0;
+}
+
+static void hvh_crash(void *opaque, const struct hv_crash_report *report)
+{
+	struct vm_hyperv *h = opaque;
+
+	if (h->crash)
+		h->crash(h->crash_opaque, report);
+}
+
+static const struct hv_host_ops hv_ops = {
+	.inject_irq = hvh_inject_irq,
+	.read_tsc = hvh_read_tsc,
+	.crash = hvh_crash,
+};
+
+/* ---- vmbus host ops ------------------------------------------------------- */
+
+static int vbh_post_msg(void *opaque, uint32_t vp_index, uint8_t sint, const void *msg, size_t len)
+{
+	struct vm_hyperv *h = opaque;
+
+	return hv_synic_post_message(h->hv, vp_index, sint, VMBUS_SYNIC_MESSAGE_TYPE, msg, len);
+}
+
+static int vbh_signal_event(void *opaque, uint32_t vp_index, uint8_t sint, uint32_t flag)
+{
+	struct vm_hyperv *h = opaque;
+
+	return hv_synic_signal_event(h->hv, vp_index, sint, flag);
+}
+
+static void vbh_wake(void *opaque)
+{
+	struct vm_hyperv *h = opaque;
+	uint64_t one = 1;
+
+	if (write(h->wake_fd, &one, sizeof(one)) < 0) {
+		/* eventfd counter saturated: a wake-up is pending anyway */
+	}
+}
+
+static const struct vmbus_host_ops vmbus_ops = {
+	.post_msg = vbh_post_msg,
+	.signal_event = vbh_signal_event,
+	.wake = vbh_wake,
+};
+
+/* hv port handlers -> VMBus server */
+static uint16_t port_post_msg(void *opaque, uint32_t vp_index, uint32_t connection_id,
+			      uint32_t message_type, const void *payload, uint32_t len)
+{
+	return vmbus_server_post_message(opaque, vp_index, connection_id, message_type, payload, len);
+}
+
+static uint16_t port_signal_event(void *opaque, uint32_t vp_index, uint32_t connection_id,
+				  uint16_t flag_number)
+{
+	return vmbus_server_signal_event(opaque, vp_index, connection_id, flag_number);
+}
+
+/* ---- IC host ops ----------------------------------------------------------- */
+
+static uint64_t ich_utc_100ns(void *opaque)
+{
+	struct timespec ts;
+
+	(void)opaque;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 10000000ULL + (uint64_t)ts.tv_nsec / 100 + FILETIME_UNIX_OFFSET;
+}
+
+static uint64_t ich_ref_time(void *opaque)
+{
+	struct vm_hyperv *h = opaque;
+
+	return hv_ref_time(h->hv);
+}
+
+static uint64_t ich_now_ns(void *opaque)
+{
+	struct timespec ts;
+
+	(void)opaque;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static const struct ic_host_ops ic_ops = {
+	.utc_100ns = ich_utc_100ns,
+	.ref_time = ich_ref_time,
+	.now_ns = ich_now_ns,
+};
+
+/* ---- partition hooks ------------------------------------------------------ */
+
+static void hook_cpuid(void *opaque, unsigned int vp_index, struct cpuid_leaf *leaves,
+		       unsigned int *n, unsigned int max)
+{
+	struct vm_hyperv *h = opaque;
+	unsigned int out = 0;
+
+	(void)vp_index;
+	/* Drop KVM's own paravirtual leaves; the guest must see Hyper-V only. */
+	for (unsigned int i = 0; i < *n; i++) {
+		struct cpuid_leaf l = leaves[i];
+		if (l.function >= 0x40000000u && l.function <= 0x400000ffu)
+			continue;
+		if (l.function == 0x80000007u)
+			l.edx |= 1u << 8; /* invariant TSC */
+		leaves[out++] = l;
+	}
+	for (size_t i = 0; i < h->n_cpuid && out < max; i++)
+		leaves[out++] = (struct cpuid_leaf){ .function = h->cpuid[i].function,
+						     .index = h->cpuid[i].index,
+						     .eax = h->cpuid[i].eax, .ebx = h->cpuid[i].ebx,
+						     .ecx = h->cpuid[i].ecx, .edx = h->cpuid[i].edx };
+	*n = out;
+}
+
+static int hook_msr_read(void *opaque, unsigned int vp_index, uint32_t msr, uint64_t *val)
+{
+	struct vm_hyperv *h = opaque;
+
+	return hv_msr_read(h->hv, vp_index, msr, val);
+}
+
+static int hook_msr_write(void *opaque, unsigned int vp_index, uint32_t msr, uint64_t val)
+{
+	struct vm_hyperv *h = opaque;
+
+	return hv_msr_write(h->hv, vp_index, msr, val);
+}
+
+static void hook_hypercall(void *opaque, struct vp *vp)
+{
+	struct vm_hyperv *h = opaque;
+	struct vp_regs r;
+
+	if (part_vp_get_regs(vp, &r))
+		return;
+	/* RIP stays: KVM completes the OUT instruction when the VP runs again. */
+	r.rax = hv_hypercall(h->hv, part_vp_index(vp), r.rcx, r.rdx, r.r8);
+	part_vp_set_regs(vp, &r);
+}
+
+/* ---- event loop ------------------------------------------------------------- */
+
+static void *event_loop(void *arg)
+{
+	struct vm_hyperv *h = arg;
+
+	for (;;) {
+		struct epoll_event ev[4];
+		int n = epoll_wait(h->epoll_fd, ev, 4, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t cnt;
+			int fd = ev[i].data.fd;
+
+			if (fd == h->stop_fd)
+				return NULL;
+			if (read(fd, &cnt, sizeof(cnt)) < 0) {
+				/* spurious wake-up: nothing to consume */
+			}
+			if (fd == h->timer_fd) {
+				ic_tick(h->ic);
+				hv_synic_retry(h->hv);
+			}
+		}
+		/* Run until no more work: each pass handles what queued before it. */
+		while (vmbus_server_process(h->vmbus) > 0)
+			;
+	}
+	return NULL;
+}
+
+/* ---- life cycle ---------------------------------------------------------------- */
+
+int vm_hyperv_new(struct gm *gm, unsigned int n_vps, vm_hyperv_crash_fn crash, void *opaque,
+		  struct vm_hyperv **ret)
+{
+	/* A provisional hv, only for the CPUID table, which does not depend on the
+	 * TSC frequency; the real one is made once the partition can tell it. */
+	struct hv_config hcfg = { .vp_count = n_vps, .crash_msrs = true, .tsc_hz = 1000000000ULL };
+	const struct hv_cpuid_entry *tab;
+	struct vm_hyperv *h;
+	struct hv *probe;
+	uint32_t first, count;
+	int r;
+
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->gm = gm;
+	h->n_vps = n_vps;
+	h->crash = crash;
+	h->crash_opaque = opaque;
+	h->wake_fd = h->timer_fd = h->epoll_fd = h->stop_fd = -1;
+	r = hv_new(gm, &hcfg, &hv_ops, h, &probe);
+	if (r) {
+		free(h);
+		return r;
+	}
+	tab = hv_cpuid_table(probe, &h->n_cpuid);
+	if (h->n_cpuid > HV_CPUID_ENTRIES)
+		h->n_cpuid = HV_CPUID_ENTRIES;
+	memcpy(h->cpuid, tab, h->n_cpuid * sizeof(*tab));
+	hv_free(probe);
+	hv_msr_filter_range(&first, &count);
+	h->hooks = (struct part_hooks){
+		.opaque = h,
+		.cpuid = hook_cpuid,
+		.msr_first = first,
+		.msr_count = count,
+		.msr_read = hook_msr_read,
+		.msr_write = hook_msr_write,
+		.hook_port = HV_HYPERCALL_PORT,
+		.pio_hook = hook_hypercall,
+	};
+	*ret = h;
+	return 0;
+}
+
+/* Create hv (with the partition's TSC frequency), the VMBus server and the ICs. */
+static int vm_hyperv_build(struct vm_hyperv *h, uint64_t tsc_hz)
+{
+	struct hv_config hcfg = { .vp_count = h->n_vps, .crash_msrs = true, .tsc_hz = tsc_hz };
+	struct vmbus_server_config vcfg = { .vp_count = h->n_vps };
+	int r;
+
+	r = hv_new(h->gm, &hcfg, &hv_ops, h, &h->hv);
+	r = r ?: vmbus_server_new(h->gm, &vcfg, &vmbus_ops, h, &h->vmbus);
+	r = r ?: hv_register_msg_port(h->hv, 1, 1, port_post_msg, h->vmbus);
+	r = r ?: hv_register_msg_port(h->hv, 4, 1, port_post_msg, h->vmbus);
+	r = r ?: hv_register_event_port(h->hv, VMBUS_CHAN_CONNECTION_ID_BASE + 1,
+					VMBUS_MAX_RELIDS - 1, port_signal_event, h->vmbus);
+	r = r ?: ic_new(h->vmbus, NULL, &ic_ops, h, &h->ic);
+	return r;
+}
+
+const struct part_hooks *vm_hyperv_hooks(struct vm_hyperv *h)
+{
+	return &h->hooks;
+}
+
+struct ic *vm_hyperv_ic(struct vm_hyperv *h)
+{
+	return h->ic;
+}
+
+struct vmbus_server *vm_hyperv_vmbus(struct vm_hyperv *h)
+{
+	return h->vmbus;
+}
+
+static int add_fd(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int vm_hyperv_start(struct vm_hyperv *h, struct part *p)
+{
+	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L },
+				  .it_value = { 0, TICK_MS * 1000000L } };
+	uint64_t khz = part_tsc_khz(p);
+	int r;
+
+	if (!khz)
+		return -ENOTSUP; /* without the TSC frequency the guest's clock would be wrong */
+	h->part = p;
+	r = vm_hyperv_build(h, khz * 1000);
+	if (r)
+		return r;
+	h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	h->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	h->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	h->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (h->wake_fd < 0 || h->stop_fd < 0 || h->timer_fd < 0 || h->epoll_fd < 0)
+		return -errno;
+	if (timerfd_settime(h->timer_fd, 0, &its, NULL) < 0)
+		return -errno;
+	r = add_fd(h->epoll_fd, h->wake_fd);
+	r = r ?: add_fd(h->epoll_fd, h->stop_fd);
+	r = r ?: add_fd(h->epoll_fd, h->timer_fd);
+	if (r)
+		return r;
+	r = pthread_create(&h->loop, NULL, event_loop, h);
+	if (r)
+		return -r;
+	h->loop_running = true;
+	return 0;
+}
+
+void vm_hyperv_free(struct vm_hyperv *h)
+{
+	if (!h)
+		return;
+	if (h->loop_running) {
+		uint64_t one = 1;
+		if (write(h->stop_fd, &one, sizeof(one)) < 0) {
+			/* cannot happen for a fresh eventfd */
+		}
+		pthread_join(h->loop, NULL);
+	}
+	ic_free(h->ic);
+	vmbus_server_free(h->vmbus);
+	hv_free(h->hv);
+	if (h->wake_fd >= 0)
+		close(h->wake_fd);
+	if (h->stop_fd >= 0)
+		close(h->stop_fd);
+	if (h->timer_fd >= 0)
+		close(h->timer_fd);
+	if (h->epoll_fd >= 0)
+		close(h->epoll_fd);
+	free(h);
+}

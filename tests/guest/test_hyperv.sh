@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Guest tests for the Hyper-V interface with a stock Debian cloud kernel:
+# enlightenments and VMBus bring-up, device offers and class ids, the
+# integration services (heartbeat, shutdown, time sync, KVP), crash
+# reporting, reboot with VMBus reconnect, SMP. Needs /dev/kvm (tools/with-kvm).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+tmp=$(mktemp -d /tmp/ohv-hv.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+echo "TAP version 13"
+
+HEARTBEAT=57164f39-9115-4e78-ab55-382f3bd5422d
+KVP=a9a0f4e7-5a45-4d96-b827-8a841e8c03e6
+SHUTDOWN=0e0b6031-5213-4934-818b-38d90ced39db
+TIMESYNC=9527e630-d0ae-497b-adce-e80ab0175caf
+
+# wait_for LOG REGEX SECONDS PID: poll the log until REGEX shows up or PID exits.
+wait_for()
+{
+	local i
+	for i in $(seq 1 "$3"); do
+		grep -qE "$2" "$1" && return 0
+		kill -0 "$4" 2>/dev/null || { grep -qE "$2" "$1"; return; }
+		sleep 1
+	done
+	return 1
+}
+
+# 1. Bring-up with 2 and 4 vCPUs: hv_vmbus loads, four IC devices offered.
+for cpus in 2 4; do
+	log=$tmp/probe$cpus.log
+	guest_run "$log" --cpus "$cpus" --memory 512M --cmdline "console=ttyS0 panic=-1 ohv.script=hv-probe"
+	t_check "$cpus vCPUs: guest detects Hyper-V" grep -q "Hypervisor detected: Microsoft Hyper-V" "$log"
+	t_check "$cpus vCPUs: hv_vmbus loads and connects (VMBus 5.x)" grep -qE "hv_vmbus: Vmbus version:5\." "$log"
+	t_check "$cpus vCPUs: no hv_vmbus errors" sh -c "! grep -iE 'hv_vmbus.*(error|fail)|vmbus.*timed out' '$log'"
+	for c in $HEARTBEAT $SHUTDOWN $TIMESYNC $KVP; do
+		t_check "$cpus vCPUs: /sys/bus/vmbus/devices lists class {$c}" grep -q "class={$c}" "$log"
+	done
+	t_check "$cpus vCPUs: hv_utils binds heartbeat, shutdown and time sync" \
+		sh -c "grep -q 'Heartbeat IC version' '$log' && grep -q 'Shutdown IC version' '$log' && grep -q 'TimeSync IC version' '$log'"
+	t_check "$cpus vCPUs: guest powers off cleanly (rc=$rc)" [ "$rc" -eq 0 ]
+	[ "$rc" -eq 0 ] || tail -n 30 "$log" | t_diag
+done
+
+# 2. Heartbeat seen by the host, then a graceful shutdown on SIGTERM.
+log=$tmp/shutdown.log
+status=$tmp/status.json
+timeout -k 5 400 "$OPENHV" run --kernel "$KERNEL" --initrd "$INITRD" --memory 512M --cpus 2 \
+	--status-file "$status" --cmdline "console=ttyS0 panic=-1 ohv.script=hv-wait" </dev/null >"$log" 2>&1 &
+pid=$!
+wait_for "$log" "ohv-hv-ready" 240 "$pid" && wait_for "$log" "heartbeat is alive" 60 "$pid"
+t_check "host sees the guest heartbeat" grep -q "guest heartbeat is alive" "$log"
+sleep 2
+t_check "status file shows heartbeat alive with a sequence number" \
+	python3 -c "import json,sys; s=json.load(open('$status')); sys.exit(0 if s['heartbeat']['alive'] and s['heartbeat']['seq'] > 0 and s['shutdown']['ready'] else 1)"
+start=$(date +%s)
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+took=$(( $(date +%s) - start ))
+t_check "SIGTERM asks the guest to shut down through the shutdown IC" grep -q "asked the guest to shut down" "$log"
+t_check "guest powers off cleanly after the request (rc=$rc, in $took s)" \
+	sh -c "[ $rc -eq 0 ] && grep -q 'reboot: Power down' '$log'"
+t_check "graceful shutdown completes within 60 s even in the emulated host ($took s)" [ "$took" -le 60 ]
+[ "$rc" -eq 0 ] || tail -n 30 "$log" | t_diag
+
+# 3. Time sync: the emulated RTC is a day behind; the time-sync service fixes it.
+log=$tmp/timesync.log
+guest_run "$log" --memory 512M --rtc-offset -86400 --cmdline "console=ttyS0 panic=-1 ohv.script=hv-timesync"
+now=$(date +%s)
+before=$(value "$log" ohv-time-before)
+after=$(value "$log" ohv-time-after)
+# The guest printed "after" shortly before powering off; allow for that delay.
+t_check "RTC offset took effect before time sync (guest clock ~1 day behind: $((now - ${before:-0})) s)" \
+	[ -n "$before" -a $((now - ${before:-0})) -ge 86000 ]
+drift=$(( ${after:-0} - now ))
+t_check "guest wall clock within 1 s of the host after time sync (guest - host = $drift s at power-off)" \
+	[ -n "$after" -a "$drift" -le 1 -a "$drift" -ge -3 ]
+t_check "time sync: guest powers off cleanly (rc=$rc)" [ "$rc" -eq 0 ]
+
+# 4. KVP both ways: a host key reaches the guest's pool; guest-reported values reach the host.
+log=$tmp/kvp.log
+status=$tmp/kvp.json
+guest_run "$log" --memory 512M --status-file "$status" --kvp ohv_host_key=hello-from-host-42 \
+	--cmdline "console=ttyS0 panic=-1 ohv.script=hv-kvp ohv.kvpkey=ohv_host_key"
+t_check "KVP host->guest: pushed key and value are in the guest's pool" grep -q "ohv-kvp-host=.*ohv_host_key.*hello-from-host-42" "$log"
+t_check "KVP: hv_utils negotiated the KVP service" grep -q "KVP IC version" "$log"
+t_check "KVP guest->host: host read the guest's FQDN and OS values" \
+	python3 -c "
+import json, sys
+s = json.load(open('$status'))
+kv = {e['key']: e['value'] for e in s['kvp']['guest']}
+ok = kv.get('FullyQualifiedDomainName', '').startswith('ohv-guest-kvp') and 'OSName' in kv
+sys.exit(0 if ok else 1)"
+t_check "KVP: guest script passed (rc=$rc)" sh -c "[ $rc -eq 0 ] && grep -q 'ohv-result=pass' '$log'"
+[ "$rc" -eq 0 ] || tail -n 20 "$log" | t_diag
+
+# 5. Guest panic is reported through the crash MSRs, with a non-zero exit.
+log=$tmp/crash.log
+guest_run "$log" --memory 512M --cmdline "console=ttyS0 panic=-1 ohv.script=hv-crash"
+t_check "guest panic: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+t_check "guest panic: host reports the crash with its parameters" grep -q "error: guest kernel crashed on virtual processor .*P0=0x" "$log"
+t_check "guest panic: host shows the panic text" grep -qi "error: guest kernel crashed.*sysrq" "$log"
+
+# 6. Reboot: VMBus comes back after the guest reboots.
+log=$tmp/reboot.log
+timeout -k 5 400 "$OPENHV" run --kernel "$KERNEL" --initrd "$INITRD" --memory 512M --cpus 2 \
+	--cmdline "console=ttyS0 panic=-1 ohv.script=hv-reboot" </dev/null >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+	[ "$(count "$log" 'ohv-vmbus-devices=4')" -ge 2 ] && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 1
+done
+kill -KILL "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+t_check "guest reboot: VMBus reconnects and all 4 devices are back ($(count "$log" 'ohv-vmbus-devices=4') boots with 4 devices)" \
+	[ "$(count "$log" 'ohv-vmbus-devices=4')" -ge 2 ]
+
+t_done
