@@ -14,7 +14,7 @@
 
 #include "../tests/unit/vmbus/fake_guest.h"
 
-#define FZ_RAM (1024 * 1024)
+#define FZ_RAM (256 * 1024)
 
 static int fz_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 {

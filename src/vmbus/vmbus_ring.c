@@ -161,11 +161,18 @@ int vmbus_ring_read(struct vmbus_ring *ring, uint8_t *buf, uint32_t bufsize,
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	pending = load_u32(&ring->hdr->pending_send_sz);
 	if (pending) {
-		/* SPEC: signal when free space crosses pending_send_sz upwards. */
-		uint32_t free_before = ring->size - avail;
-		uint32_t free_after = free_before + total;
-		if (free_before <= pending && free_after > pending)
-			*ret_signal = true;
+		/*
+		 * SPEC: signal when free space crosses pending_send_sz upwards.
+		 * Free space is measured against a fresh write index: the
+		 * producer may have written (and then blocked) since we looked,
+		 * and a stale value would hide the crossing (lost wake-up).
+		 */
+		uint32_t wr_now = load_u32(&ring->hdr->write_index);
+		if (index_ok(ring, wr_now)) {
+			uint32_t free_after = ring->size - ring_used(ring, ring->index, wr_now);
+			if (free_after > pending && free_after - total <= pending)
+				*ret_signal = true;
+		}
 	}
 	*ret_pkt = (struct vmbus_pkt){
 		.type = desc.type, .flags = desc.flags, .trans_id = desc.trans_id,

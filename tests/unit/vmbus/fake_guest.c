@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FG_LINUX_OS_ID 0x8100000601C00000ull
 #define FG_VECTOR 0xF3u
@@ -55,7 +56,15 @@ static int fg_signal_event(void *opaque, uint32_t vp, uint8_t sint, uint32_t fla
 
 static void fg_wake(void *opaque)
 {
-	((struct fake_guest *)opaque)->wake = true;
+	struct fake_guest *fg = opaque;
+	uint64_t one = 1;
+
+	if (fg->wake_fd >= 0) {
+		if (write(fg->wake_fd, &one, sizeof(one)) != sizeof(one))
+			abort();
+		return;
+	}
+	fg->wake = true;
 }
 
 static const struct vmbus_host_ops fg_vmbus_ops = {
@@ -91,14 +100,15 @@ int fg_new_ex(uint32_t vp_count, uint64_t ram_bytes, uint32_t max_version,
 	fg = calloc(1, sizeof(*fg));
 	if (!fg)
 		return -ENOMEM;
-	fg->ram = aligned_alloc(GM_PAGE_SIZE, ram_bytes);
+	/* calloc: large blocks come zeroed from mmap, no memset needed. */
+	fg->ram = calloc(1, ram_bytes);
 	fg->gm = gm_new();
 	if (!fg->ram || !fg->gm) {
 		r = -ENOMEM;
 		goto err;
 	}
-	memset(fg->ram, 0, ram_bytes);
 	fg->ram_bytes = ram_bytes;
+	fg->wake_fd = -1;
 	fg->vp_count = vp_count;
 	fg->tsc = 123456789;
 	fg->next_free = 1 * GM_PAGE_SIZE; /* page 0 stays unused */
@@ -147,8 +157,7 @@ uint64_t fg_alloc_pages(struct fake_guest *fg, uint32_t pages)
 
 	if (fg->next_free + (uint64_t)pages * GM_PAGE_SIZE > fg->ram_bytes)
 		abort(); /* test bug: make the RAM bigger */
-	fg->next_free += (uint64_t)pages * GM_PAGE_SIZE;
-	memset(fg->ram + gpa, 0, (size_t)pages * GM_PAGE_SIZE);
+	fg->next_free += (uint64_t)pages * GM_PAGE_SIZE; /* never reused: still zero */
 	return gpa;
 }
 
@@ -224,6 +233,8 @@ uint16_t fg_post(struct fake_guest *fg, uint32_t vp, uint32_t conn_id, const voi
 
 void fg_run_host(struct fake_guest *fg)
 {
+	if (fg->wake_fd >= 0)
+		return;
 	for (int i = 0; i < 1000 && fg->wake; i++) {
 		fg->wake = false;
 		(void)vmbus_server_process(fg->srv);
@@ -492,7 +503,7 @@ static void ring_copy(uint8_t *data, uint32_t size, uint32_t off, void *buf, uin
 
 static void fg_signal(struct fg_chan *ch)
 {
-	ch->signals++;
+	__atomic_fetch_add(&ch->signals, 1, __ATOMIC_RELAXED);
 	(void)hv_hypercall(ch->fg->hv, 0, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT, ch->conn_id,
 			   0);
 }
@@ -548,8 +559,11 @@ int fg_chan_read(struct fg_chan *ch, void *payload, uint32_t max, uint16_t *ret_
 	/* hv_pkt_iter_close(): signal the host when pending_send_sz is crossed. */
 	pending = __atomic_load_n(&h->pending_send_sz, __ATOMIC_SEQ_CST);
 	if (pending && (h->feature_bits & VMBUS_RING_FEAT_PENDING_SEND_SZ)) {
-		uint32_t free_before = size - avail, free_after = free_before + len + 8;
-		if (free_before <= pending && free_after > pending)
+		/* As Linux: current free space from a fresh write index. */
+		uint32_t rd2 = (rd + len + 8) % size;
+		uint32_t wr2 = __atomic_load_n(&h->write_index, __ATOMIC_SEQ_CST);
+		uint32_t free_after = size - (wr2 >= rd2 ? wr2 - rd2 : size - rd2 + wr2);
+		if (free_after > pending && free_after - (len + 8) <= pending)
 			fg_signal(ch);
 	}
 	if (ret_type)

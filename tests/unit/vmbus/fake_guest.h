@@ -46,6 +46,8 @@ struct fake_guest {
 	uint32_t irqs[FG_MAX_VPS];  /* interrupts injected per VP */
 	uint8_t last_vector;
 	bool wake;                  /* server asked for vmbus_server_process() */
+	int wake_fd;                /* >= 0: threaded mode, wake writes this eventfd and
+				     * fg_run_host() leaves processing to the loop thread */
 	uint32_t msg_conn_id;       /* connection id for posts after contact */
 	uint32_t version;
 	uint32_t next_gpadl;
