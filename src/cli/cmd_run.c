@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "cli/commands.h"
+#include "cli/run_devices.h"
 #include "vmm/vm.h"
 #include "vsp/ic/ic.h"
 
@@ -24,7 +25,8 @@ static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: openhv run --kernel PATH [--initrd PATH] [--cmdline STR] [--memory SIZE]\n"
-		"                  [--cpus N] [--no-reboot]\n"
+		"                  [--cpus N] [--no-reboot] [--disk PATH[,ro][,dvd]]...\n"
+		"                  [--nic tap=IFNAME|switch=NAME[,mac=MAC][,vlan=N]]...\n"
 		"\n"
 		"Run a transient VM in the foreground with its serial console on this terminal.\n"
 		"\n"
@@ -34,6 +36,8 @@ static void run_usage(FILE *f)
 		"  --memory SIZE     guest RAM, e.g. 512M or 2G; a bare number means MiB (default 512M)\n"
 		"  --cpus N          virtual processors, 1 to %u (default 1)\n"
 		"  --no-reboot       exit when the guest reboots instead of restarting it\n"
+		"  --disk PATH[,ro][,dvd]  synthetic SCSI disk (raw, VHD, VHDX) or DVD (ISO); repeatable\n"
+		"  --nic tap=IFNAME|switch=NAME[,mac=MAC][,vlan=N]  synthetic NIC; repeatable\n"
 		"  --rtc-offset SEC  start the emulated CMOS clock SEC seconds off host UTC\n"
 		"  --no-hyperv       plain PC guest: no Hyper-V enlightenments, VMBus or\n"
 		"                    integration services\n"
@@ -167,6 +171,8 @@ int cmd_run(int argc, char **argv)
 		{ "no-reboot", no_argument, NULL, 'n' },
 		{ "rtc-offset", required_argument, NULL, 'r' },
 		{ "no-hyperv", no_argument, NULL, 'H' },
+		{ "disk", required_argument, NULL, 'D' },
+		{ "nic", required_argument, NULL, 'N' },
 		{ "kvp", required_argument, NULL, 'K' },
 		{ "status-file", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -175,6 +181,8 @@ int cmd_run(int argc, char **argv)
 	};
 	static sigset_t sigs;
 	static const char *kvp[65];
+	static struct vm_disk_config disks[VM_MAX_DISKS];
+	static struct vm_nic_config nics[VM_MAX_NICS];
 	unsigned int n_kvp = 0;
 	struct vm_config cfg;
 	struct vm *vm;
@@ -247,6 +255,26 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'S':
 			run_status_file = optarg;
+			break;
+		case 'D':
+			if (cfg.n_disks >= VM_MAX_DISKS) {
+				log_err("at most %u --disk options", VM_MAX_DISKS);
+				return EXIT_USAGE;
+			}
+			if (run_parse_disk(optarg, &disks[cfg.n_disks]))
+				return EXIT_USAGE;
+			cfg.disks = disks;
+			cfg.n_disks++;
+			break;
+		case 'N':
+			if (cfg.n_nics >= VM_MAX_NICS) {
+				log_err("at most %u --nic options", VM_MAX_NICS);
+				return EXIT_USAGE;
+			}
+			if (run_parse_nic(optarg, &nics[cfg.n_nics]))
+				return EXIT_USAGE;
+			cfg.nics = nics;
+			cfg.n_nics++;
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);

@@ -355,17 +355,25 @@ int vm_hyperv_start(struct vm_hyperv *h, struct part *p)
 	return 0;
 }
 
-void vm_hyperv_free(struct vm_hyperv *h)
+void vm_hyperv_stop(struct vm_hyperv *h)
 {
-	if (!h)
+	if (!h || !h->loop_running)
 		return;
-	if (h->loop_running) {
+	{
 		uint64_t one = 1;
 		if (write(h->stop_fd, &one, sizeof(one)) < 0) {
 			/* cannot happen for a fresh eventfd */
 		}
-		pthread_join(h->loop, NULL);
 	}
+	pthread_join(h->loop, NULL);
+	h->loop_running = false;
+}
+
+void vm_hyperv_free(struct vm_hyperv *h)
+{
+	if (!h)
+		return;
+	vm_hyperv_stop(h);
 	ic_free(h->ic);
 	vmbus_server_free(h->vmbus);
 	hv_free(h->hv);

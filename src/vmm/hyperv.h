@@ -31,6 +31,8 @@ const struct part_hooks *vm_hyperv_hooks(struct vm_hyperv *h);
 /* Attach the partition (interrupts, guest TSC and its frequency), build hv,
  * VMBus and the ICs, and start the event loop. Before any VP runs. */
 int vm_hyperv_start(struct vm_hyperv *h, struct part *p);
+/* Stop the event loop (VSPs may then be freed safely). Accepts NULL; idempotent. */
+void vm_hyperv_stop(struct vm_hyperv *h);
 /* Stop the event loop and free everything. Accepts NULL. */
 void vm_hyperv_free(struct vm_hyperv *h);
 

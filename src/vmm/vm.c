@@ -32,6 +32,7 @@
 #include "gm/gm.h"
 #include "part/part.h"
 #include "vmm/hyperv.h"
+#include "vmm/vm_devices.h"
 #include "vmbus/vmbus.h"
 #include "vsp/ic/ic.h"
 
@@ -54,6 +55,8 @@ struct vm {
 	struct gm *gm;
 	struct part *part;
 	struct vm_hyperv *hyperv;
+	struct vm_storage *storage;  /* synthetic SCSI controller and its disks */
+	struct vm_network *network;  /* synthetic NICs */
 	struct iobus iobus;
 	struct uart uart;
 	struct cmos_rtc rtc;
@@ -193,6 +196,15 @@ int vm_config_check(const struct vm_config *cfg, char *err, size_t errlen)
 		if (r)
 			return r;
 	}
+	if ((cfg->n_disks || cfg->n_nics) && !cfg->hyperv)
+		return fail(err, errlen, -EINVAL,
+			    "--disk and --nic are synthetic (VMBus) devices; drop --no-hyperv to use them");
+	if (cfg->n_disks > VM_MAX_DISKS || cfg->n_nics > VM_MAX_NICS)
+		return fail(err, errlen, -EINVAL, "at most %u disks and %u NICs per VM", VM_MAX_DISKS,
+			    VM_MAX_NICS);
+	r = vm_devices_check(cfg->disks, cfg->n_disks, cfg->nics, cfg->n_nics, err, errlen);
+	if (r)
+		return r;
 	if (cfg->cmdline && strlen(cfg->cmdline) >= BOOT_CMDLINE_MAX)
 		return fail(err, errlen, -E2BIG, "--cmdline is too long (limit %u bytes)",
 			    BOOT_CMDLINE_MAX - 1);
@@ -337,7 +349,12 @@ int vm_guest_kvp_list(struct vm *vm, struct ic_kvp_entry *out, size_t max)
 
 static void vm_teardown(struct vm *vm)
 {
-	/* VPs are stopped here: end the event loop first, then the partition. */
+	/* VPs are stopped here: end the event loop first, then devices, then the partition. */
+	vm_hyperv_stop(vm->hyperv);
+	vm_storage_free(vm->storage);
+	vm->storage = NULL;
+	vm_network_free(vm->network);
+	vm->network = NULL;
 	vm_hyperv_free(vm->hyperv);
 	vm->hyperv = NULL;
 	part_destroy(vm->part);
@@ -472,6 +489,12 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 				goto err;
 			}
 		}
+		r = vm_storage_attach(vm_hyperv_vmbus(vm->hyperv), vm->gm, vm->cfg.disks,
+				      vm->cfg.n_disks, &vm->storage, err, errlen);
+		r = r ?: vm_network_attach(vm_hyperv_vmbus(vm->hyperv), vm->gm, vm->cfg.nics,
+					   vm->cfg.n_nics, &vm->network, err, errlen);
+		if (r)
+			goto err;
 	}
 	return 0;
 err:

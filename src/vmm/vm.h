@@ -16,6 +16,24 @@
 
 #define VM_MIN_MEM (32ULL << 20)
 #define VM_MAX_CPUS 240
+#define VM_MAX_DISKS 64
+#define VM_MAX_NICS 8
+
+/* A disk on the synthetic SCSI controller (storvsp). */
+struct vm_disk_config {
+	const char *path;        /* raw, VHD or VHDX image, or an ISO for a DVD */
+	bool read_only;
+	bool dvd;                /* CD/DVD drive (read-only medium) */
+};
+
+/* A synthetic NIC (netvsp). Exactly one of tap / switch_name is set. */
+struct vm_nic_config {
+	const char *tap;         /* existing TAP interface name */
+	const char *switch_name; /* openhv virtual switch */
+	uint8_t mac[6];
+	bool has_mac;            /* else a locally administered MAC is generated */
+	uint16_t vlan;           /* access-mode VLAN id, 0 = untagged */
+};
 
 struct vm_config {
 	const char *name;         /* for logs; may be NULL */
@@ -31,6 +49,10 @@ struct vm_config {
 	int kvm_fd;               /* an open /dev/kvm, or -1 to open it */
 	bool hyperv;              /* Hyper-V enlightenments, VMBus, integration services (default on) */
 	const char *const *kvp;   /* host KVP pairs "KEY=VALUE" pushed to the guest; NULL-terminated or NULL */
+	const struct vm_disk_config *disks; /* n_disks entries (needs hyperv) */
+	unsigned int n_disks;
+	const struct vm_nic_config *nics;   /* n_nics entries (needs hyperv) */
+	unsigned int n_nics;
 };
 
 /* What the integration services report about the guest (vm_guest_info). */

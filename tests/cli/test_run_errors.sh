@@ -69,6 +69,17 @@ expect "negative vCPU count" 2 "not a processor count" -- run $K --cpus -1
 expect "unknown option" 2 "unknown or incomplete option" -- run $K --frobnicate
 expect "stray argument" 2 "unexpected argument" -- run $K extra
 expect "unknown command" 2 "unknown command" -- frobnicate
+expect "disk path missing" 2 "disk '.*/nodisk': No such file" -- run $K --disk "$tmp/nodisk"
+expect "disk without a path" 2 "needs a path" -- run $K --disk ,ro
+expect "disk unknown option" 2 "option 'fast' is unknown" -- run $K --disk "$tmp/initrd,fast"
+expect "disk given twice" 2 "given twice" -- run $K --disk "$tmp/initrd" --disk "$tmp/initrd"
+expect "disk with --no-hyperv" 2 "drop --no-hyperv" -- run $K --no-hyperv --disk "$tmp/initrd"
+expect "nic without tap or switch" 2 "exactly one of" -- run $K --nic mac=00:15:5d:00:00:01
+expect "nic with both tap and switch" 2 "exactly one of" -- run $K --nic tap=t0,switch=s
+expect "nic bad MAC" 2 "not a unicast MAC" -- run $K --nic tap=t0,mac=01:00:5e:00:00:01
+expect "nic bad VLAN" 2 "VLAN id from 1 to 4094" -- run $K --nic tap=t0,vlan=5000
+expect "nic bad interface name" 2 "not a valid interface name" -- run $K --nic tap=averyveryverylongname0
+expect "kvp not KEY=VALUE" 2 "not KEY=VALUE" -- run $K --kvp novalue
 if [ ! -e /dev/kvm ]; then
 	expect "no /dev/kvm: says how to fix it" 1 "/dev/kvm does not exist" -- run $K --initrd "$tmp/initrd"
 fi

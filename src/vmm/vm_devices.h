@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Synthetic devices a VM's configuration adds to its VMBus: the SCSI
+ * controller with its disks (storvsp) and the NICs (netvsp). Attached after
+ * the VMBus server exists and before the VPs run; freed after the event loop
+ * has stopped (vm_hyperv_stop) and before the VMBus server goes away.
+ */
+#ifndef OPENHV_VMM_VM_DEVICES_H
+#define OPENHV_VMM_VM_DEVICES_H
+
+#include <stddef.h>
+
+#include "gm/gm.h"
+#include "vmbus/vmbus.h"
+#include "vmm/vm.h"
+
+struct vm_storage;
+struct vm_network;
+
+/* Validate device configuration before anything is built; one line in err. */
+int vm_devices_check(const struct vm_disk_config *disks, unsigned int n_disks,
+		     const struct vm_nic_config *nics, unsigned int n_nics, char *err,
+		     size_t errlen);
+
+/* n == 0 attaches nothing and sets *ret to NULL. */
+int vm_storage_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_disk_config *disks,
+		      unsigned int n, struct vm_storage **ret, char *err, size_t errlen);
+void vm_storage_free(struct vm_storage *st);
+
+int vm_network_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_nic_config *nics,
+		      unsigned int n, struct vm_network **ret, char *err, size_t errlen);
+void vm_network_free(struct vm_network *net);
+
+#endif
