@@ -175,59 +175,74 @@ uint64_t df_allocated(struct disk_file *f)
 
 /* ---- in-memory files ---- */
 
-/* Large enough for test images, small enough that a fuzzed size cannot exhaust memory. */
-#define MEMFILE_MAX (1ULL << 30)
+/*
+ * Sparse: 64 KiB pages allocated on first write, so multi-MiB images that
+ * are mostly zero (fuzz inputs, test templates) cost little to build.
+ */
+#define MEMFILE_MAX (16ULL << 20)
+#define MF_PAGE (64 * 1024)
+#define MF_PAGES (MEMFILE_MAX / MF_PAGE)
 
 struct memfile {
 	struct disk_file base;
-	uint8_t *data;
-	size_t len, cap;
+	uint8_t *page[MF_PAGES];
+	size_t len;
+	uint8_t *flat;              /* disk_file_mem_data() snapshot */
 };
-
-static int mf_grow(struct memfile *m, uint64_t len)
-{
-	if (len > MEMFILE_MAX)
-		return -EFBIG;
-	if (len > m->cap) {
-		size_t cap = MAX((size_t)len, m->cap * 2);
-		uint8_t *p = realloc(m->data, cap);
-		if (!p)
-			return -ENOMEM;
-		memset(p + m->cap, 0, cap - m->cap);
-		m->data = p;
-		m->cap = cap;
-	}
-	if (len > m->len)
-		m->len = (size_t)len;
-	return 0;
-}
 
 static int mf_preadv(struct disk_file *f, const struct iovec *iov, int cnt, uint64_t off)
 {
 	struct memfile *m = (struct memfile *)f;
-	size_t total = iov_total(iov, cnt), have = 0;
+	size_t total = iov_total(iov, cnt), done = 0;
 
-	if (off < m->len)
-		have = (size_t)MIN(total, m->len - off);
-	if (have)
-		iov_from_buf(iov, cnt, 0, m->data + off, have);
-	iov_zero(iov, cnt, have, total - have);
+	while (done < total) {
+		uint64_t o = off + done;
+		size_t in = (size_t)(o % MF_PAGE), n = MIN(total - done, MF_PAGE - in);
+		if (o < m->len && m->page[o / MF_PAGE]) {
+			n = (size_t)MIN(n, m->len - o);
+			iov_from_buf(iov, cnt, done, m->page[o / MF_PAGE] + in, n);
+		} else {
+			iov_zero(iov, cnt, done, n);
+		}
+		done += n;
+	}
+	return 0;
+}
+
+static int mf_write(struct memfile *m, const struct iovec *iov, int cnt, size_t skip,
+		    const void *buf, uint64_t off, size_t total)
+{
+	size_t done = 0;
+
+	if (off > MEMFILE_MAX || total > MEMFILE_MAX - off)
+		return -EFBIG;
+	while (done < total) {
+		uint64_t o = off + done;
+		size_t in = (size_t)(o % MF_PAGE), n = MIN(total - done, MF_PAGE - in);
+		uint8_t **pg = &m->page[o / MF_PAGE];
+		if (!*pg) {
+			if (buf && buf_is_zero((const uint8_t *)buf + done, n)) {
+				done += n;
+				continue;
+			}
+			*pg = calloc(1, MF_PAGE);
+			if (!*pg)
+				return -ENOMEM;
+		}
+		if (buf)
+			memcpy(*pg + in, (const uint8_t *)buf + done, n);
+		else
+			iov_to_buf(iov, cnt, skip + done, *pg + in, n);
+		done += n;
+	}
+	if (off + total > m->len)
+		m->len = (size_t)(off + total);
 	return 0;
 }
 
 static int mf_pwritev(struct disk_file *f, const struct iovec *iov, int cnt, uint64_t off)
 {
-	struct memfile *m = (struct memfile *)f;
-	size_t total = iov_total(iov, cnt);
-	int r;
-
-	if (off > MEMFILE_MAX || total > MEMFILE_MAX - off)
-		return -EFBIG;
-	r = mf_grow(m, off + total);
-	if (r < 0)
-		return r;
-	iov_to_buf(iov, cnt, 0, m->data + off, total);
-	return 0;
+	return mf_write((struct memfile *)f, iov, cnt, 0, NULL, off, iov_total(iov, cnt));
 }
 
 static int mf_flush(struct disk_file *f)
@@ -241,18 +256,34 @@ static int mf_get_size(struct disk_file *f, uint64_t *ret)
 	return 0;
 }
 
+static void mf_clear(struct memfile *m, uint64_t off, uint64_t len)
+{
+	while (len) {
+		size_t in = (size_t)(off % MF_PAGE), n = (size_t)MIN(len, MF_PAGE - in);
+		uint8_t **pg = &m->page[off / MF_PAGE];
+		if (*pg) {
+			if (n == MF_PAGE) {
+				free(*pg);
+				*pg = NULL;
+			} else {
+				memset(*pg + in, 0, n);
+			}
+		}
+		off += n;
+		len -= n;
+	}
+}
+
 static int mf_set_size(struct disk_file *f, uint64_t size)
 {
 	struct memfile *m = (struct memfile *)f;
-	int r;
 
-	if (size < m->len) {
-		memset(m->data + size, 0, m->len - (size_t)size);
-		m->len = (size_t)size;
-		return 0;
-	}
-	r = mf_grow(m, size);
-	return r;
+	if (size > MEMFILE_MAX)
+		return -EFBIG;
+	if (size < m->len)
+		mf_clear(m, size, m->len - size);
+	m->len = (size_t)size;
+	return 0;
 }
 
 static int mf_punch(struct disk_file *f, uint64_t off, uint64_t len)
@@ -261,14 +292,17 @@ static int mf_punch(struct disk_file *f, uint64_t off, uint64_t len)
 
 	if (off >= m->len)
 		return 0;
-	memset(m->data + off, 0, (size_t)MIN(len, m->len - off));
+	mf_clear(m, off, MIN(len, m->len - off));
 	return 0;
 }
 
 static void mf_destroy(struct disk_file *f)
 {
 	struct memfile *m = (struct memfile *)f;
-	free(m->data);
+
+	for (size_t i = 0; i < MF_PAGES; i++)
+		free(m->page[i]);
+	free(m->flat);
 	free(m);
 }
 
@@ -292,13 +326,12 @@ int disk_file_mem(const void *data, size_t len, bool rdonly, struct disk_file **
 	m->base.ops = &mem_file_ops;
 	m->base.fd = -1;
 	m->base.rdonly = rdonly;
-	r = mf_grow(m, len ? len : 0);
+	r = len ? mf_write(m, NULL, 0, 0, data, 0, len) : 0;
 	if (r < 0) {
-		free(m);
+		mf_destroy(&m->base);
 		return r;
 	}
-	if (len)
-		memcpy(m->data, data, len);
+	m->len = len;
 	*ret = &m->base;
 	return 0;
 }
@@ -306,9 +339,16 @@ int disk_file_mem(const void *data, size_t len, bool rdonly, struct disk_file **
 const uint8_t *disk_file_mem_data(struct disk_file *f, size_t *ret_len)
 {
 	struct memfile *m = (struct memfile *)f;
+	struct iovec v;
 
 	if (f->ops != &mem_file_ops)
 		return NULL;
+	free(m->flat);
+	m->flat = malloc(m->len ? m->len : 1);
+	if (!m->flat)
+		return NULL;
+	v = (struct iovec){ m->flat, m->len };
+	(void)mf_preadv(f, &v, 1, 0);
 	*ret_len = m->len;
-	return m->data;
+	return m->flat;
 }

@@ -273,6 +273,7 @@ int iov_slice(const struct iovec *iov, int cnt, size_t skip, size_t len, struct 
 			size_t w_n_ = MIN(w_l_ - w_skip_, w_len_);              \
 			body;                                                   \
 			w_done_ += w_n_;                                        \
+			(void)w_done_;                                          \
 			w_len_ -= w_n_;                                         \
 			w_skip_ = 0;                                            \
 		}                                                               \

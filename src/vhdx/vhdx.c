@@ -621,11 +621,14 @@ int vhdx_sb_load(struct vhdx *v, uint64_t chunk, bool create)
 {
 	struct vhdx_sb *sb = &v->sb[chunk];
 	uint64_t idx = vhdx_sb_index(v, chunk);
-	uint64_t e = v->bat[idx];
+	uint64_t e;
 	int r;
 
 	if (sb->bits)
 		return 0;
+	if (!v->has_parent || idx >= v->bat_entries || chunk >= v->sb_count)
+		return -EIO;
+	e = v->bat[idx];
 	if (vhdx_state(e) != VHDX_SB_PRESENT && !create)
 		return -ENOENT;
 	sb->bits = calloc(1, VHDX_SECTOR_BITMAP_BLOCK);

@@ -407,9 +407,11 @@ int vhdx_log_commit(struct vhdx *v)
 		n_bat++;
 	}
 	for (uint64_t c = 0; c < v->sb_count; c++) {
-		uint64_t e = v->bat[vhdx_sb_index(v, c)];
-		if (!v->sb[c].bits)
+		uint64_t e;
+		/* Bitmaps exist only in differencing images, whose BAT has every entry. */
+		if (!v->sb[c].bits || vhdx_sb_index(v, c) >= v->bat_alloc)
 			continue;
+		e = v->bat[vhdx_sb_index(v, c)];
 		for (int pg = 0; pg < 256; pg++) {
 			if (!v->sb[c].dirty[pg])
 				continue;
