@@ -38,6 +38,8 @@ struct vm {
 	uint64_t deadline_ns;       /* start timeout or stop escalation, 0 = none */
 	uint64_t seq;
 	unsigned int bad_msgs;
+	bool removed;               /* deleted; freed after the current epoll batch */
+	struct vm *next_dead;
 	struct ep_tag ctl_tag, pid_tag;
 };
 
@@ -78,6 +80,7 @@ void vm_on_ctl(struct vm *vm);
 void vm_on_pidfd(struct vm *vm);
 void vm_reattach(struct vm *vm);
 void vms_tick(uint64_t now);
+void vms_reap(void);                        /* free VMs deleted during an epoll batch */
 char *vm_status_json(const struct vm *vm);
 
 /* server.c */
@@ -85,6 +88,7 @@ int server_listen(void);
 void server_on_accept(void);
 void server_on_client(void *client, uint32_t events);
 void server_tick(uint64_t now);
+void server_reap(void);                     /* free clients closed during an epoll batch */
 void server_broadcast_event(const char *event, const struct vm *vm, const char *reason);
 void server_vm_gone(const struct vm *vm);   /* detach consoles of a VM that stopped */
 unsigned int server_client_count(void);

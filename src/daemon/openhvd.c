@@ -282,9 +282,6 @@ int main(int argc, char **argv)
 			}
 			case EP_CLIENT:
 				server_on_client(t->ptr, evs[i].events);
-				/* Clients may be freed now; stop using this batch's other client
-				 * pointers only if they are the same object (epoll reports each fd
-				 * once per call, so the rest stay valid). */
 				break;
 			case EP_VM_CTL:
 				vm_on_ctl(t->ptr);
@@ -297,6 +294,8 @@ int main(int argc, char **argv)
 		now = now_ns();
 		vms_tick(now);
 		server_tick(now);
+		server_reap();
+		vms_reap();
 	}
 	unlink(D.socket_path);
 	return 0;

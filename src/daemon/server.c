@@ -50,6 +50,7 @@ struct client {
 };
 
 static struct client *clients;
+static struct client *dead_clients;   /* closed during this epoll batch, freed after it */
 static unsigned int n_clients;
 
 uint64_t unix_ms(void)
@@ -78,8 +79,26 @@ static void client_close(struct client *c)
 		close(c->console_fd);
 	free(c->in);
 	free(c->out);
-	free(c);
+	c->in = c->out = NULL;
+	c->fd = c->console_fd = -1;
+	/*
+	 * Other events of the current epoll batch may still point at this
+	 * client (one handler can close another client, e.g. a console whose
+	 * VM just stopped): free it only after the batch.
+	 */
+	c->next = dead_clients;
+	dead_clients = c;
 	n_clients--;
+}
+
+void server_reap(void)
+{
+	while (dead_clients) {
+		struct client *c = dead_clients;
+
+		dead_clients = c->next;
+		free(c);
+	}
 }
 
 static void set_events(struct client *c, uint32_t ev)
@@ -783,6 +802,9 @@ static void on_readable(struct client *c)
 void server_on_client(void *client, uint32_t events)
 {
 	struct client *c = client;
+
+	if (c->fd < 0)
+		return;   /* closed earlier in this batch */
 
 	if (events & EPOLLOUT) {
 		if (!flush(c))

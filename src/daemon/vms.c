@@ -62,6 +62,8 @@ int vm_add(const struct api_vm_config *cfg, struct vm **ret)
 	return 0;
 }
 
+static struct vm *dead_vms;
+
 void vm_remove(struct vm *vm)
 {
 	for (unsigned int i = 0; i < D.n_vms; i++) {
@@ -70,7 +72,20 @@ void vm_remove(struct vm *vm)
 			break;
 		}
 	}
-	free(vm);
+	/* Events of the current epoll batch may still name it. */
+	vm->removed = true;
+	vm->next_dead = dead_vms;
+	dead_vms = vm;
+}
+
+void vms_reap(void)
+{
+	while (dead_vms) {
+		struct vm *vm = dead_vms;
+
+		dead_vms = vm->next_dead;
+		free(vm);
+	}
 }
 
 char *vm_status_json(const struct vm *vm)
@@ -469,6 +484,8 @@ void vm_on_ctl(struct vm *vm)
 	static struct ctl_msg m;
 	int r;
 
+	if (vm->removed || vm->ctl_fd < 0)
+		return;   /* stale event from this epoll batch */
 	for (int i = 0; i < 64; i++) {
 		r = recv_msg(vm, &m);
 		if (r == 1) {
@@ -479,8 +496,6 @@ void vm_on_ctl(struct vm *vm)
 			/* Worker closed the connection; its pidfd reports the end. */
 			close(vm->ctl_fd);
 			vm->ctl_fd = -1;
-			if (vm->pidfd < 0)
-				vm_on_pidfd(vm);
 		}
 		break;
 	}
@@ -555,7 +570,9 @@ void vm_on_pidfd(struct vm *vm)
 	enum api_vm_state next;
 	char file[API_NAME_MAX + 8];
 
-	if (vm->pidfd >= 0 && vm->is_child) {
+	if (vm->removed || vm->pidfd < 0)
+		return;   /* stale event from this epoll batch, or already handled */
+	if (vm->is_child) {
 		if (waitid(P_PIDFD, (id_t)vm->pidfd, &si, WEXITED | WNOHANG))
 			return;
 		if (si.si_pid == 0)

@@ -193,6 +193,9 @@ static int install_seccomp(void)
 				     SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_READ));
 	if (!r)
 		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	/* A binary search over syscall numbers: KVM_RUN's ioctl pays a few compares, not ~90. */
+	if (!r)
+		(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (!r)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
