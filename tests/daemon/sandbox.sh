@@ -18,6 +18,14 @@ while read -r line; do
 done <"$T_DIR/selftest"
 check "selftest exit status 0" test "$RC" = 0
 
+# The same sandbox when the worker starts unprivileged (user namespace path).
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$OPENHV_WORKER" --selftest \
+		>"$T_DIR/selftest-nobody" 2>&1
+	check "selftest as an unprivileged user passes" test $? = 0
+	grep '^not ok' "$T_DIR/selftest-nobody" | sed 's/^/# /'
+fi
+
 start_daemon
 K=$(make_fake_kernel)
 vm create sb --kernel "$K" --memory 64M >/dev/null
