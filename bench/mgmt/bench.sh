@@ -62,16 +62,28 @@ t0=$(ms)
 for i in $(seq $N); do "$OPENHV" vm create "b$i" --kernel "$D/k" --memory 64M >/dev/null; done
 t1=$(ms)
 row "VM creates through the CLI, sequential ($N)" "$(( N * 1000 / (t1 - t0 + 1) )) /s ($(( (t1 - t0) * 1000 / N )) µs each)"
-if command -v curl >/dev/null; then
-	t0=$(ms)
-	for i in $(seq $N); do
-		curl -s -o /dev/null --unix-socket "$OPENHV_SOCKET" -X POST \
-			--data-binary "{\"name\":\"c$i\",\"kernel\":\"$D/k\",\"memory_bytes\":67108864}" \
-			http://x/v1/vms
-	done
-	t1=$(ms)
-	row "VM creates through curl, sequential ($N)" "$(( N * 1000 / (t1 - t0 + 1) )) /s"
-fi
+# Service-side latency without process start-up: one client process, many requests.
+python3 - "$OPENHV_SOCKET" "$D/k" "$N" >"$D/lat" <<'PY'
+import socket, sys, time
+sock, kernel, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def req(method, path, body=b""):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    s.sendall(b"%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (method, path, len(body)) + body)
+    while s.recv(65536):
+        pass
+    s.close()
+def timed(label, fn):
+    t = time.perf_counter()
+    for i in range(n):
+        fn(i)
+    print("%s|%.2f ms per request (%d/s)" % (label, (time.perf_counter() - t) * 1000 / n, n / (time.perf_counter() - t)))
+timed("API create (POST /v1/vms, 2 fsyncs)", lambda i: req(b"POST", b"/v1/vms", b'{"name":"p%d","kernel":"%s"}' % (i, kernel.encode())))
+timed("API edit (PATCH, 2 fsyncs)", lambda i: req(b"PATCH", b"/v1/vms/p%d" % i, b'{"cpus":2}'))
+timed("API show (GET /v1/vms/NAME)", lambda i: req(b"GET", b"/v1/vms/p%d" % i))
+timed("API list of %d VMs (GET /v1/vms)" % (2 * n), lambda i: req(b"GET", b"/v1/vms"))
+PY
+while IFS='|' read -r what val; do row "$what" "$val"; done <"$D/lat"
 M=${BENCH_START_VMS:-20}
 t0=$(ms)
 pids=
