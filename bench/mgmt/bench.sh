@@ -15,6 +15,8 @@
 #
 # Prints a Markdown table on stdout.
 set -u
+# Braces: bash reads the whole script first, so editing it cannot disturb a run.
+{
 guest=0
 [ "${1:-}" = --guest ] && { guest=1; shift; }
 B=$(realpath "${1:?usage: bench.sh [--guest] BUILD_DIR}")
@@ -111,6 +113,7 @@ stop_service
 
 [ $guest = 1 ] || exit 0
 
+
 # --- real guests: create+start -> guest init, service vs openhv run ---
 : "${KERNEL:?set KERNEL and INITRD (eval \"\$(tools/mkguest.sh)\")}"
 CMD="console=ttyS0 ohv.script=info"
@@ -123,8 +126,6 @@ for r in $(seq $RUNS); do
 	until grep -q "openhv-guest: init reached" "$D/state/logs/g$r.console.log" 2>/dev/null; do sleep 0.02; done
 	t1=$(ms)
 	svc+=($((t1 - t0)))
-	p=$("$OPENHV" vm show --json "g$r" | python3 -c 'import json,sys; print(json.load(sys.stdin)["worker_pid"] or 0)')
-	[ "$p" != 0 ] && WRSS=$(kb "$p" Rss smaps_rollup) && WPSS=$(kb "$p" Pss smaps_rollup)
 	for _ in $(seq 600); do [ "$("$OPENHV" vm show --json "g$r" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" = off ] && break; sleep 0.1; done
 
 	t0=$(ms)
@@ -138,5 +139,15 @@ for r in $(seq $RUNS); do
 done
 row "create+start -> guest init via openhvd, ${RUNS} runs (ms)" "${svc[*]}"
 row "openhv run -> guest init, ${RUNS} runs (ms)" "${run[*]}"
-row "worker with a booted 256 MiB guest, RSS / PSS" "${WRSS:-?} kB / ${WPSS:-?} kB"
-row "openhvd RSS with $RUNS VMs defined" "$(kb "$DPID" VmRSS) kB"
+# Memory of a worker with a booted guest sitting at its shell.
+"$OPENHV" vm create gm --kernel "$KERNEL" --initrd "$INITRD" --memory 256M \
+	--cmdline "console=ttyS0 ohv.shell=1" >/dev/null
+"$OPENHV" vm start gm >/dev/null
+until grep -q "interactive shell" "$D/state/logs/gm.console.log" 2>/dev/null; do sleep 0.1; done
+p=$("$OPENHV" vm show --json gm | python3 -c 'import json,sys; print(json.load(sys.stdin)["worker_pid"] or 0)')
+row "worker with a booted 256 MiB guest at its shell, RSS / PSS" \
+	"$(kb "$p" Rss smaps_rollup) kB / $(kb "$p" Pss smaps_rollup) kB"
+row "openhvd RSS with $((RUNS + 1)) VMs defined, 1 running" "$(kb "$DPID" VmRSS) kB"
+"$OPENHV" vm kill gm >/dev/null
+exit 0
+}
