@@ -94,6 +94,10 @@ def main():
         "openhv": [a.openhv, "run", "--kernel", a.kernel, "--initrd", a.initrd,
                    "--memory", f"{a.memory}M", "--cpus", str(a.cpus), "--no-reboot",
                    "--cmdline", append],
+        # The same guest without Hyper-V enlightenments/VMBus: their boot-time cost.
+        "openhv-nohv": [a.openhv, "run", "--no-hyperv", "--kernel", a.kernel, "--initrd", a.initrd,
+                        "--memory", f"{a.memory}M", "--cpus", str(a.cpus), "--no-reboot",
+                        "--cmdline", append],
         "qemu-microvm": qemu[:1] + ["-M", "microvm"] + qemu[1:],
         "qemu-pc": qemu[:1] + ["-M", "pc"] + qemu[1:],
     }
@@ -111,6 +115,9 @@ def main():
         v = [r[key] for r in results[name] if r[key] is not None and r["rc"] == 0]
         return statistics.median(v) if v else None
 
+    hv, nohv = med("openhv", "init"), med("openhv-nohv", "init")
+    if hv and nohv:
+        print(f"enlightenments + VMBus cost at boot: {hv - nohv:+.2f} s to init ({hv / nohv:.2f}x)")
     print(f"\nboot benchmark: {a.runs} runs each, {a.cpus} vCPU, {a.memory} MiB, same kernel and initramfs")
     print(f"{'vmm':14} {'start->init s':>14} {'start->poweroff s':>18} {'VMM overhead MiB':>17}")
     base = {k: med("openhv", k) for k in ("init", "total", "ovh")}
@@ -119,7 +126,7 @@ def main():
         cells = ["-" if v is None else f"{v:.2f}" for v in vals]
         print(f"{name:14} {cells[0]:>14} {cells[1]:>18} {cells[2]:>17}")
     for name in vmms:
-        if name == "openhv":
+        if name.startswith("openhv"):
             continue
         ri = med(name, "init") / base["init"] if base["init"] and med(name, "init") else None
         rt = med(name, "total") / base["total"] if base["total"] and med(name, "total") else None

@@ -10,6 +10,9 @@ for arg in $(cat /proc/cmdline); do
 done
 [ -n "$key" ] || ohv_fail "no ohv.kvpkey= on the kernel command line"
 hostname ohv-guest-kvp
+# Let the daemon resolve its own name for the FQDN it reports (no DNS here).
+echo "127.0.1.1 ohv-guest-kvp.openhv.test ohv-guest-kvp" >>/etc/hosts
+echo "hosts: files" >/etc/nsswitch.conf
 modprobe hv_vmbus || ohv_fail "hv_vmbus did not load"
 modprobe hv_utils || ohv_fail "hv_utils did not load"
 mkdir -p /var/lib/hyperv
@@ -23,8 +26,9 @@ for _ in $(seq 1 120); do
 	sleep 0.5
 done
 [ -n "$found" ] || ohv_fail "host key $key never reached /var/lib/hyperv/.kvp_pool_0"
-# The pool file is binary (fixed-size records); print the value printable-only.
-echo "ohv-kvp-host=$(tr -c '[:print:]' '\n' </var/lib/hyperv/.kvp_pool_0 | grep -v '^$' | tr '\n' ' ')"
+# The pool file holds fixed-size binary records; report what it holds for our key.
+value=$(grep -ao "hello-from-host-[0-9]*" /var/lib/hyperv/.kvp_pool_0 | head -n 1)
+echo "ohv-kvp-host=$key=$value"
 sleep 15
 ohv_pass
 ohv_poweroff
