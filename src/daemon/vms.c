@@ -585,6 +585,8 @@ void vm_on_pidfd(struct vm *vm)
 	close_worker_fds(vm);
 	run_sock_path(vm, file, sizeof(file));
 	unlinkat(D.run_dir_fd, file, 0);
+	if (D.cgroup_fd >= 0)
+		unlinkat(D.cgroup_fd, vm->cfg.name, AT_REMOVEDIR);   /* empty now */
 
 	if (vm->kill_requested) {
 		next = VM_STATE_OFF;

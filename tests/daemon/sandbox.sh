@@ -26,7 +26,13 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	grep '^not ok' "$T_DIR/selftest-nobody" | sed 's/^/# /'
 fi
 
-start_daemon
+# cgroup v2: workers go into DIR/NAME with limits when the controllers exist.
+CG=
+CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+if [ -n "$CGROOT" ] && [ -w "$CGROOT" ] && mkdir "$CGROOT/openhv-test-$$" 2>/dev/null; then
+	CG="$CGROOT/openhv-test-$$"
+fi
+start_daemon ${CG:+--cgroup "$CG"}
 K=$(make_fake_kernel)
 vm create sb --kernel "$K" --memory 64M >/dev/null
 vm start sb >/dev/null
@@ -57,5 +63,21 @@ check "worker holds no host file open except its logs and sockets" bash -c '
 		esac
 	done'
 check "sandbox reported through the API" grep -q seccomp <<<"$(vm show sb)"
+if [ -n "$CG" ]; then
+	check "worker placed in its own cgroup" grep -q "openhv-test-$$/sb\$" "/proc/$P/cgroup"
+	if [ -f "$CG/sb/memory.max" ]; then
+		check "memory.max = guest RAM + 256 MiB" test "$(cat "$CG/sb/memory.max")" = $(( (64 + 256) << 20 ))
+		check "pids.max set" test "$(cat "$CG/sb/pids.max")" = 33
+	else
+		ok "memory/pids limits # SKIP the memory controller is not available in $CGROOT"
+	fi
+else
+	ok "cgroup placement # SKIP no writable cgroup v2 hierarchy"
+fi
 vm kill sb >/dev/null
+if [ -n "$CG" ]; then
+	check "worker cgroup removed when the VM stops" bash -c "for i in \$(seq 50); do [ ! -d '$CG/sb' ] && exit 0; sleep 0.1; done; exit 1"
+	stop_daemon
+	rmdir "$CG" 2>/dev/null
+fi
 finish
