@@ -145,6 +145,16 @@ void vmbus_server_unlock(struct vmbus_server *srv);
 /* The server a device or channel belongs to. */
 struct vmbus_server *vmbus_chan_server(const struct vmbus_chan *chan);
 
+/*
+ * Create `count` sub-channels of a device (same class and instance GUID,
+ * sub_channel_index 1..n, own relid, ring and target VP), e.g. when storvsc
+ * sends CREATE_SUB_CHANNELS. Offered at once when the guest is connected.
+ * They use the class callbacks like the primary and go away with the
+ * connection (unload, reset). Returns how many were made (>= 0).
+ */
+int vmbus_dev_add_subchannels(struct vmbus_dev *dev, uint16_t count);
+uint16_t vmbus_chan_sub_index(const struct vmbus_chan *chan); /* 0 = primary */
+
 bool vmbus_server_connected(struct vmbus_server *srv);
 uint32_t vmbus_server_version(struct vmbus_server *srv);
 void vmbus_server_get_stats(struct vmbus_server *srv, struct vmbus_stats *ret_stats);
@@ -166,5 +176,29 @@ bool vmbus_chan_is_open(const struct vmbus_chan *chan);
  */
 int vmbus_chan_send(struct vmbus_chan *chan, uint16_t type, uint16_t flags, uint64_t trans_id,
 		    const void *payload, size_t len) MUST_CHECK;
+
+/*
+ * Same, where payload starts with a type-specific header of hdr_len bytes (a
+ * multiple of 8, e.g. the transfer-page header of a DATA_USING_XFER_PAGES
+ * packet): the descriptor's offset8 points past it. -EINVAL on a bad hdr_len.
+ */
+int vmbus_chan_send_hdr(struct vmbus_chan *chan, uint16_t type, uint16_t flags, uint64_t trans_id,
+			size_t hdr_len, const void *payload, size_t len) MUST_CHECK;
+
+/* COMP packet with the request's trans_id (what most VSPs answer with). */
+int vmbus_chan_send_completion(struct vmbus_chan *chan, uint64_t trans_id, const void *payload,
+			       size_t len) MUST_CHECK;
+
+/*
+ * Copy into / out of a GPADL the guest created for any channel of this
+ * device (e.g. netvsc's receive and send buffers). [off, off+len) must lie
+ * inside the GPADL's first range. 0, -ENOENT (unknown or incomplete handle,
+ * or another device's), -EFAULT (out of range or not RAM).
+ */
+int vmbus_chan_gpadl_read(struct vmbus_chan *chan, uint32_t handle, uint64_t off, void *buf,
+			  size_t len) MUST_CHECK;
+int vmbus_chan_gpadl_write(struct vmbus_chan *chan, uint32_t handle, uint64_t off,
+			   const void *buf, size_t len) MUST_CHECK;
+int vmbus_chan_gpadl_size(struct vmbus_chan *chan, uint32_t handle, uint64_t *ret_bytes) MUST_CHECK;
 
 #endif

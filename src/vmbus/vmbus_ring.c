@@ -204,13 +204,20 @@ bool vmbus_ring_writable(struct vmbus_ring *ring, uint32_t needed)
 int vmbus_ring_write(struct vmbus_ring *ring, uint16_t type, uint16_t flags, uint64_t trans_id,
 		     const void *payload, uint32_t len, bool *ret_signal)
 {
+	return vmbus_ring_write_hdr(ring, type, flags, trans_id, 0, payload, len, ret_signal);
+}
+
+int vmbus_ring_write_hdr(struct vmbus_ring *ring, uint16_t type, uint16_t flags,
+			 uint64_t trans_id, uint32_t hdr_len, const void *payload, uint32_t len,
+			 bool *ret_signal)
+{
 	struct vmbus_pkt_desc_wire desc;
 	uint32_t pkt_len, total, old = ring->index;
 	uint64_t trailer = (uint64_t)old << 32;
 	int64_t fr;
 
 	*ret_signal = false;
-	if ((uint64_t)len > ring->size)
+	if ((uint64_t)len > ring->size || hdr_len % 8 || hdr_len > len)
 		return -EMSGSIZE;
 	total = vmbus_ring_pkt_bytes(len);
 	pkt_len = total - VMBUS_PKT_TRAILER_BYTES;
@@ -231,8 +238,8 @@ int vmbus_ring_write(struct vmbus_ring *ring, uint16_t type, uint16_t flags, uin
 		store_u32(&ring->hdr->pending_send_sz, 0);
 	}
 	desc = (struct vmbus_pkt_desc_wire){
-		.type = type, .offset8 = sizeof(desc) / 8, .len8 = (uint16_t)(pkt_len / 8),
-		.flags = flags, .trans_id = trans_id,
+		.type = type, .offset8 = (uint16_t)((sizeof(desc) + hdr_len) / 8),
+		.len8 = (uint16_t)(pkt_len / 8), .flags = flags, .trans_id = trans_id,
 	};
 	ring_copy_in(ring, old, &desc, sizeof(desc));
 	ring_copy_in(ring, ring_add(ring, old, sizeof(desc)), payload, len);

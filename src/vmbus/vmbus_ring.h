@@ -66,6 +66,11 @@ uint32_t vmbus_ring_avail(const struct vmbus_ring *ring);
 int vmbus_ring_write(struct vmbus_ring *ring, uint16_t type, uint16_t flags, uint64_t trans_id,
 		     const void *payload, uint32_t len, bool *ret_signal) MUST_CHECK;
 
+/* Same, with a type-specific header of hdr_len bytes (a multiple of 8) at
+ * the start of payload: offset8 then points past it (transfer-page packets). */
+int vmbus_ring_write_hdr(struct vmbus_ring *ring, uint16_t type, uint16_t flags,
+			 uint64_t trans_id, uint32_t hdr_len, const void *payload, uint32_t len,
+			 bool *ret_signal) MUST_CHECK;
 /* Producer: true (and pending_send_sz cleared) if `needed` bytes now fit. */
 bool vmbus_ring_writable(struct vmbus_ring *ring, uint32_t needed);
 

@@ -26,6 +26,7 @@
 #define VMBUS_DRAIN_BUDGET 256u                     /* packets per channel per pass */
 #define VMBUS_STATUS_FAIL 0xC0000001u               /* any non-zero status */
 #define VMBUS_BITMAP_WORDS (VMBUS_MAX_RELIDS / 64)
+#define VMBUS_MAX_SUBCHANNELS 64u
 
 /* Hypercall status values returned to the hv port layer (TLFS numbering). */
 #define VMBUS_HV_STATUS_SUCCESS 0u
@@ -60,6 +61,7 @@ struct vmbus_chan {
 	struct vmbus_dev *dev;   /* NULL once rescinded */
 	uint32_t relid;
 	uint32_t conn_id;        /* HvSignalEvent connection id */
+	uint16_t sub_index;      /* 0 = primary */
 	bool offered;            /* OFFERCHANNEL sent in this connection */
 	bool open;
 	bool broken;             /* guest corrupted the ring: no more reads */
@@ -79,7 +81,9 @@ struct vmbus_dev {
 	const struct vmbus_dev_class *cls;
 	uint8_t instance[16];
 	void *ctx;
-	struct vmbus_chan *chan;
+	struct vmbus_chan *chan;                          /* primary */
+	struct vmbus_chan *subs[VMBUS_MAX_SUBCHANNELS];   /* sub-channel i + 1 */
+	uint16_t n_subs;
 };
 
 struct vmbus_inbox_msg {
@@ -361,6 +365,7 @@ static void send_offer(struct vmbus_server *srv, struct vmbus_chan *chan)
 	m.hdr.msgtype = VMBUS_MSG_OFFERCHANNEL;
 	memcpy(m.if_type, chan->dev->cls->class_guid, 16);
 	memcpy(m.if_instance, chan->dev->instance, 16);
+	m.sub_channel_index = chan->sub_index;
 	m.child_relid = chan->relid;
 	m.monitor_allocated = 0; /* SPEC §3.6: the guest then always uses HvSignalEvent */
 	m.is_dedicated_interrupt = 1;
@@ -393,7 +398,16 @@ static void drop_connection(struct vmbus_server *srv)
 		}
 		chan_close(chan);
 		chan->offered = false;
+		/* Sub-channels are made on request of the device protocol; a new
+		 * guest asks again, so they go away with the connection. */
+		if (chan->sub_index) {
+			chan->dev->subs[chan->sub_index - 1] = NULL;
+			chan_free(srv, chan);
+		}
 	}
+	for (uint32_t relid = 1; relid < VMBUS_MAX_RELIDS; relid++)
+		if (srv->chans[relid] && !srv->chans[relid]->sub_index)
+			srv->chans[relid]->dev->n_subs = 0;
 	gpadl_free_relid(srv, 0);
 	srv->connected = false;
 	srv->offers_requested = false;
@@ -889,7 +903,8 @@ void vmbus_server_free(struct vmbus_server *srv)
 		struct vmbus_chan *chan = srv->chans[relid];
 		if (!chan)
 			continue;
-		free(chan->dev);
+		if (!chan->sub_index)
+			free(chan->dev); /* sub-channels share it; none touch it once closed */
 		chan_free(srv, chan);
 	}
 	srv_unlock(srv);
@@ -924,7 +939,7 @@ int vmbus_server_add_device(struct vmbus_server *srv, const struct vmbus_dev_cla
 	srv_lock(srv);
 	for (uint32_t i = 1; i < VMBUS_MAX_RELIDS; i++) {
 		struct vmbus_chan *c = srv->chans[i];
-		if (c && c->dev && !memcmp(c->dev->instance, instance_guid, 16)) {
+		if (c && c->dev && !c->sub_index && !memcmp(c->dev->instance, instance_guid, 16)) {
 			srv_unlock(srv);
 			return -EEXIST;
 		}
@@ -959,14 +974,9 @@ int vmbus_server_add_device(struct vmbus_server *srv, const struct vmbus_dev_cla
 	return 0;
 }
 
-void vmbus_server_remove_device(struct vmbus_server *srv, struct vmbus_dev *dev)
+/* Rescind (or, if the guest never saw it, just free) one channel. */
+static void chan_remove(struct vmbus_server *srv, struct vmbus_chan *chan)
 {
-	struct vmbus_chan *chan;
-
-	if (!dev)
-		return;
-	srv_lock(srv);
-	chan = dev->chan;
 	chan_close(chan);
 	gpadl_free_relid(srv, chan->relid);
 	if (chan->offered && srv->connected) {
@@ -981,8 +991,145 @@ void vmbus_server_remove_device(struct vmbus_server *srv, struct vmbus_dev *dev)
 		srv->chans[chan->relid] = NULL;
 		free(chan);
 	}
+}
+
+void vmbus_server_remove_device(struct vmbus_server *srv, struct vmbus_dev *dev)
+{
+	if (!dev)
+		return;
+	srv_lock(srv);
+	/* Sub-channels first, as the guest closes them before the primary. */
+	for (uint16_t i = dev->n_subs; i > 0; i--)
+		if (dev->subs[i - 1])
+			chan_remove(srv, dev->subs[i - 1]);
+	chan_remove(srv, dev->chan);
 	free(dev);
 	srv_unlock(srv);
+}
+
+static uint32_t free_relid(struct vmbus_server *srv)
+{
+	for (uint32_t i = 1; i < VMBUS_MAX_RELIDS; i++)
+		if (!srv->chans[i])
+			return i;
+	return 0;
+}
+
+int vmbus_dev_add_subchannels(struct vmbus_dev *dev, uint16_t count)
+{
+	struct vmbus_server *srv = dev->chan->srv;
+	int made = 0;
+
+	srv_lock(srv);
+	while (made < count && dev->n_subs < VMBUS_MAX_SUBCHANNELS) {
+		struct vmbus_chan *chan;
+		uint32_t relid = free_relid(srv);
+
+		if (!relid)
+			break;
+		chan = calloc(1, sizeof(*chan));
+		if (!chan)
+			break;
+		chan->srv = srv;
+		chan->dev = dev;
+		chan->relid = relid;
+		chan->conn_id = relid + VMBUS_CHAN_CONNECTION_ID_BASE;
+		chan->sub_index = (uint16_t)(dev->n_subs + 1);
+		dev->subs[dev->n_subs++] = chan;
+		srv->chans[relid] = chan;
+		if (srv->connected && srv->offers_requested)
+			send_offer(srv, chan);
+		made++;
+	}
+	srv_unlock(srv);
+	return made;
+}
+
+uint16_t vmbus_chan_sub_index(const struct vmbus_chan *chan)
+{
+	return chan->sub_index;
+}
+
+/* A GPADL of this channel's device (any of its channels), complete. */
+static const struct vmbus_gpadl *chan_gpadl(struct vmbus_server *srv,
+					    const struct vmbus_chan *chan, uint32_t handle)
+{
+	const struct vmbus_gpadl *g = gpadl_find(srv, handle, NULL);
+	const struct vmbus_chan *owner;
+
+	if (!g || !g->complete || !chan->dev)
+		return NULL;
+	owner = chan_by_relid(srv, g->relid);
+	return owner && owner->dev == chan->dev ? g : NULL;
+}
+
+static int gpadl_copy(struct vmbus_chan *chan, uint32_t handle, uint64_t off, void *rbuf,
+		      const void *wbuf, size_t len)
+{
+	struct vmbus_server *srv = chan->srv;
+	const struct vmbus_gpadl *g;
+	int r = 0;
+
+	srv_lock(srv);
+	g = chan_gpadl(srv, chan, handle);
+	if (!g) {
+		r = -ENOENT;
+		goto out;
+	}
+	/* SECURITY: off/len come from the guest's protocol messages. */
+	if (!range_ok(off, len, g->byte_count)) {
+		r = -EFAULT;
+		goto out;
+	}
+	off += g->byte_offset;
+	while (len) {
+		uint64_t page = off / GM_PAGE_SIZE, in_page = off % GM_PAGE_SIZE;
+		size_t chunk = (size_t)MIN((uint64_t)len, GM_PAGE_SIZE - in_page);
+		gpa_t gpa = gpn_to_gpa(g->pfns[page]) + in_page;
+
+		r = rbuf ? gm_read(srv->gm, gpa, rbuf, chunk) : gm_write(srv->gm, gpa, wbuf, chunk);
+		if (r)
+			goto out;
+		if (rbuf)
+			rbuf = (uint8_t *)rbuf + chunk;
+		else
+			wbuf = (const uint8_t *)wbuf + chunk;
+		off += chunk;
+		len -= chunk;
+	}
+out:
+	srv_unlock(srv);
+	return r;
+}
+
+int vmbus_chan_gpadl_read(struct vmbus_chan *chan, uint32_t handle, uint64_t off, void *buf,
+			  size_t len)
+{
+	return gpadl_copy(chan, handle, off, buf, NULL, len);
+}
+
+int vmbus_chan_gpadl_write(struct vmbus_chan *chan, uint32_t handle, uint64_t off,
+			   const void *buf, size_t len)
+{
+	return gpadl_copy(chan, handle, off, NULL, buf, len);
+}
+
+int vmbus_chan_gpadl_size(struct vmbus_chan *chan, uint32_t handle, uint64_t *ret_bytes)
+{
+	const struct vmbus_gpadl *g;
+
+	srv_lock(chan->srv);
+	g = chan_gpadl(chan->srv, chan, handle);
+	if (g)
+		*ret_bytes = g->byte_count;
+	srv_unlock(chan->srv);
+	return g ? 0 : -ENOENT;
+}
+
+int vmbus_chan_send_completion(struct vmbus_chan *chan, uint64_t trans_id, const void *payload,
+			       size_t len)
+{
+	return vmbus_chan_send(chan, VMBUS_PKT_COMP, 0, trans_id, payload, len);
 }
 
 void vmbus_server_lock(struct vmbus_server *srv)
@@ -1057,6 +1204,12 @@ bool vmbus_chan_is_open(const struct vmbus_chan *chan)
 int vmbus_chan_send(struct vmbus_chan *chan, uint16_t type, uint16_t flags, uint64_t trans_id,
 		    const void *payload, size_t len)
 {
+	return vmbus_chan_send_hdr(chan, type, flags, trans_id, 0, payload, len);
+}
+
+int vmbus_chan_send_hdr(struct vmbus_chan *chan, uint16_t type, uint16_t flags, uint64_t trans_id,
+			size_t hdr_len, const void *payload, size_t len)
+{
 	struct vmbus_server *srv = chan->srv;
 	uint32_t max;
 	bool sig;
@@ -1073,7 +1226,12 @@ int vmbus_chan_send(struct vmbus_chan *chan, uint16_t type, uint16_t flags, uint
 		r = -EMSGSIZE;
 		goto out;
 	}
-	r = vmbus_ring_write(&chan->out, type, flags, trans_id, payload, (uint32_t)len, &sig);
+	if (hdr_len % 8 || hdr_len > len) {
+		r = -EINVAL;
+		goto out;
+	}
+	r = vmbus_ring_write_hdr(&chan->out, type, flags, trans_id, (uint32_t)hdr_len, payload,
+				 (uint32_t)len, &sig);
 	if (r == -EAGAIN) {
 		srv->stats.ring_full++;
 		chan->want_writable = true;

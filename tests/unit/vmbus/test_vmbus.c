@@ -664,6 +664,84 @@ static void test_ring_unit(void)
 }
 
 
+static void test_subchannels(void)
+{
+	struct env v;
+	struct fg_chan ch0, ch1, ch2;
+	struct fg_msg m;
+	struct vmbus_offer_channel_wire o[2];
+	uint8_t b[16] = { 7 };
+
+	env_up(&v, 2);
+	T_ASSERT_EQ(fg_open(v.fg, &v.offers[0], 2, 2, 0, &ch0), 0);
+	T_ASSERT_EQ(vmbus_dev_add_subchannels(v.d1, 2), 2);
+	fg_poll_msgs(v.fg);
+	for (int i = 0; i < 2; i++) {
+		T_ASSERT(fg_take_msg(v.fg, VMBUS_MSG_OFFERCHANNEL, &m));
+		memcpy(&o[i], m.data, sizeof(o[i]));
+		T_EXPECT_MEMEQ(o[i].if_instance, inst1, 16);
+		T_EXPECT_EQ(o[i].sub_channel_index, i + 1);
+		T_EXPECT_NE(o[i].child_relid, v.offers[0].child_relid);
+	}
+	T_EXPECT_NE(o[0].child_relid, o[1].child_relid);
+	/* Each sub-channel opens and carries packets on its own ring / VP. */
+	T_ASSERT_EQ(fg_open(v.fg, &o[0], 2, 2, 1, &ch1), 0);
+	T_ASSERT_EQ(fg_open(v.fg, &o[1], 2, 2, 0, &ch2), 0);
+	T_EXPECT_EQ(v.e1.opens, 3);
+	T_ASSERT_EQ(fg_chan_write(&ch1, VMBUS_PKT_DATA_INBAND, VMBUS_PKT_FLAG_COMPLETION_REQUESTED, 5,
+				  b, 16), 0);
+	T_EXPECT_EQ(v.e1.last_trans, 5);
+	T_EXPECT(fg_event_pending(v.fg, 1, ch1.relid));
+	T_EXPECT_EQ(fg_chan_read(&ch1, b, sizeof(b), NULL, NULL), 16);
+	T_EXPECT_EQ(fg_chan_read(&ch0, b, sizeof(b), NULL, NULL), -EAGAIN);
+	/* The device's GPADLs are reachable from every channel of the device. */
+	uint64_t pfns[3], size;
+	uint32_t h;
+	uint64_t base = fg_alloc_pages(v.fg, 3) >> 12;
+	uint8_t pat[6000], back[6000];
+	for (int i = 0; i < 3; i++)
+		pfns[i] = base + 2 - i; /* not contiguous in order */
+	T_ASSERT_EQ(fg_gpadl_create(v.fg, v.offers[0].child_relid, pfns, 3, &h), 0);
+	for (size_t i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(i * 13);
+	struct vmbus_chan *sc = v.e1.chan; /* the channel opened last: sub-channel 2 */
+	T_ASSERT(sc);
+	T_EXPECT_EQ(vmbus_chan_relid(sc), ch2.relid);
+	T_EXPECT_EQ(vmbus_chan_sub_index(sc), 2);
+	T_ASSERT_EQ(vmbus_chan_gpadl_size(sc, h, &size), 0);
+	T_EXPECT_EQ(size, 3 * 4096);
+	T_ASSERT_EQ(vmbus_chan_gpadl_write(sc, h, 3000, pat, sizeof(pat)), 0);
+	/* Byte 3000 of the GPADL is in its first page = guest page base + 2. */
+	T_EXPECT_EQ(v.fg->ram[((base + 2) << 12) + 3000], pat[0]);
+	T_EXPECT_EQ(v.fg->ram[((base + 1) << 12) + 0], pat[4096 - 3000]);
+	T_ASSERT_EQ(vmbus_chan_gpadl_read(sc, h, 3000, back, sizeof(back)), 0);
+	T_EXPECT_MEMEQ(back, pat, sizeof(pat));
+	T_EXPECT_EQ(vmbus_chan_gpadl_write(sc, h, 3 * 4096 - 10, pat, 11), -EFAULT);
+	T_EXPECT_EQ(vmbus_chan_gpadl_read(sc, h, ~0ull, back, 2), -EFAULT);
+	T_EXPECT_EQ(vmbus_chan_gpadl_read(sc, 0x999, 0, back, 2), -ENOENT);
+	/* Another device cannot reach it. */
+	struct fg_chan c2;
+	T_ASSERT_EQ(fg_open(v.fg, &v.offers[1], 2, 2, 0, &c2), 0);
+	T_EXPECT_EQ(vmbus_chan_gpadl_read(v.e2.chan, h, 0, back, 2), -ENOENT);
+	/* Unload drops the sub-channels; the primary is offered again alone. */
+	struct vmbus_msg_hdr_wire u = { .msgtype = VMBUS_MSG_UNLOAD };
+	T_EXPECT_EQ(fg_send(v.fg, &u, sizeof(u)), 0);
+	T_EXPECT(fg_take_msg(v.fg, VMBUS_MSG_UNLOAD_RESPONSE, &m));
+	T_EXPECT_EQ(v.e1.closes, 3);
+	T_ASSERT_EQ(fg_connect(v.fg), VMBUS_VERSION_WIN10_V5_3);
+	struct vmbus_offer_channel_wire offers[8];
+	T_EXPECT_EQ(fg_request_offers(v.fg, offers, 8), 2);
+	/* Removing a device rescinds its sub-channels too. */
+	T_ASSERT_EQ(vmbus_dev_add_subchannels(v.d1, 1), 1);
+	fg_poll_msgs(v.fg);
+	T_ASSERT(fg_take_msg(v.fg, VMBUS_MSG_OFFERCHANNEL, NULL));
+	vmbus_server_remove_device(v.fg->srv, v.d1);
+	fg_poll_msgs(v.fg);
+	T_EXPECT(fg_take_msg(v.fg, VMBUS_MSG_RESCIND_CHANNELOFFER, NULL));
+	T_EXPECT(fg_take_msg(v.fg, VMBUS_MSG_RESCIND_CHANNELOFFER, NULL));
+	env_down(&v);
+}
+
 /* ---- real threads: vCPU writer, vCPU reader, event loop ---- */
 
 #define TH_PACKETS 20000u
@@ -835,6 +913,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_hostile_messages),
 	T_CASE(test_corrupt_ring),
 	T_CASE(test_ring_unit),
+	T_CASE(test_subchannels),
 	T_CASE(test_threaded_ring),
 	{ 0 },
 };
