@@ -271,6 +271,28 @@ ohv_mkcpio()
 	mv -f "$out.tmp" "$out"
 }
 
+# ohv_used DIR: mark a cache entry as used now (ohv_prune keeps it).
+ohv_used()
+{
+	touch "$1/.done" 2>/dev/null
+	return 0
+}
+
+# ohv_prune PARENT: delete cache entries under PARENT unused for 3 days
+# (each rebuild after a script change leaves the old entry behind).
+ohv_prune()
+{
+	local d
+	for d in "$1"/*/; do
+		d=${d%/}
+		[[ -f $d/.done ]] || continue
+		if [[ -n $(find "$d/.done" -mtime +3 2>/dev/null) ]]; then
+			rm -rf "$d"
+		fi
+	done
+	return 0
+}
+
 # ohv_hash FILE...: short content hash over files (names and contents).
 ohv_hash()
 {

@@ -88,9 +88,11 @@ if [[ -n $force || ! -f $out/.done ]]; then
 		rm -rf "$root" "$out"
 		mv "$out.tmp" "$out"
 		touch "$out/.done"
+		ohv_prune "$OHV_CACHE/guest"
 	fi
 	ohv_unlock
 fi
+ohv_used "$out"
 
 echo "KERNEL=$out/vmlinuz"
 echo "INITRD=$out/initrd.img"

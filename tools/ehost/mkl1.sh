@@ -58,9 +58,11 @@ if [[ ! -f $out/.done ]]; then
 		rm -rf "$root" "$out"
 		mv "$out.tmp" "$out"
 		touch "$out/.done"
+		ohv_prune "$OHV_CACHE/ehost"
 	fi
 	ohv_unlock
 fi
+ohv_used "$out"
 
 echo "KERNEL=$out/$(cat "$out/kernel-name")"
 echo "INITRD=$out/initrd.img"
