@@ -73,20 +73,19 @@ uint64_t hv_ref_time(struct hv *hv)
  * auto-EOI, crash MSRs. No TIME_REF_COUNT feature bit without the TSC page:
  * it would make every clock read an MSR exit.
  */
-static void hv_build_cpuid(struct hv *hv)
+static void hv_build_cpuid(const struct hv_config *cfg, struct hv_cpuid_entry *e)
 {
-	struct hv_cpuid_entry *e = hv->cpuid;
 	uint32_t feat_a = HV_MSR_SYNIC_AVAILABLE | HV_MSR_HYPERCALL_AVAILABLE |
 			  HV_MSR_VP_INDEX_AVAILABLE | HV_ACCESS_FREQUENCY_MSRS |
 			  HV_ACCESS_TSC_INVARIANT;
 	uint32_t feat_d = HV_FEATURE_FREQUENCY_MSRS_AVAILABLE;
 
-	if (hv->cfg.reference_tsc_page)
+	if (cfg->reference_tsc_page)
 		feat_a |= HV_MSR_REFERENCE_TSC_AVAILABLE | HV_MSR_TIME_REF_COUNT_AVAILABLE;
-	if (hv->cfg.crash_msrs)
+	if (cfg->crash_msrs)
 		feat_d |= HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE;
 
-	memset(hv->cpuid, 0, sizeof(hv->cpuid));
+	memset(e, 0, HV_CPUID_ENTRIES * sizeof(*e));
 	for (uint32_t i = 0; i < HV_CPUID_ENTRIES; i++)
 		e[i].function = HV_CPUID_VENDOR_AND_MAX_FUNCTIONS + i;
 	e[0].eax = HV_CPUID_MAX_LEAF;
@@ -101,8 +100,16 @@ static void hv_build_cpuid(struct hv *hv)
 	e[3].edx = feat_d;
 	e[4].eax = HV_DEPRECATING_AEOI_RECOMMENDED;
 	e[4].ebx = 0xFFFFFFFFu; /* spinlock retry count: never notify */
-	e[5].eax = hv->cfg.vp_count;
-	e[5].ebx = hv->cfg.vp_count;
+	e[5].eax = cfg->vp_count;
+	e[5].ebx = cfg->vp_count;
+}
+
+int hv_cpuid_for_config(const struct hv_config *cfg, struct hv_cpuid_entry *out)
+{
+	if (!cfg || !out || !cfg->vp_count || cfg->vp_count > HV_MAX_VPS)
+		return -EINVAL;
+	hv_build_cpuid(cfg, out);
+	return 0;
 }
 
 const struct hv_cpuid_entry *hv_cpuid_table(const struct hv *hv, size_t *ret_count)
@@ -155,7 +162,7 @@ int hv_new(const struct gm *gm, const struct hv_config *cfg, const struct hv_hos
 	hv->tsc_offset = -(int64_t)mul_hi64(ops->read_tsc(opaque, 0), hv->tsc_scale);
 	for (uint32_t i = 0; i < cfg->vp_count; i++)
 		hv_vp_power_on(&hv->vps[i]);
-	hv_build_cpuid(hv);
+	hv_build_cpuid(&hv->cfg, hv->cpuid);
 	*ret_hv = hv;
 	return 0;
 
@@ -397,6 +404,11 @@ int hv_msr_write(struct hv *hv, uint32_t vp_index, uint32_t msr, uint64_t val)
 		v->vp_assist = val;
 		break;
 	case HV_X64_MSR_SCONTROL:
+		/* GUEST: Linux turns the SynIC off only for kexec/kdump, CPU
+		 * offline or hibernation; what is still queued then belongs to a
+		 * kernel that is going away, so it must not reach the next one. */
+		if ((v->scontrol & HV_SCONTROL_ENABLE) && !(val & HV_SCONTROL_ENABLE))
+			hv_synic_flush_vp(v);
 		v->scontrol = val;
 		hv_synic_deliver_all(hv, vp_index);
 		break;
@@ -412,6 +424,8 @@ int hv_msr_write(struct hv *hv, uint32_t vp_index, uint32_t msr, uint64_t val)
 			r = -EFAULT;
 			break;
 		}
+		if ((v->simp & HV_MSR_PAGE_ENABLE) && !(val & HV_MSR_PAGE_ENABLE))
+			hv_synic_flush_vp(v); /* as for SCONTROL above */
 		v->simp = val;
 		hv_synic_deliver_all(hv, vp_index);
 		break;

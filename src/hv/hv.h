@@ -136,6 +136,11 @@ void hv_reset(struct hv *hv);
  * The partition layer adds CPUID.1:ECX[31] and 0x80000007.EDX[8] itself. */
 const struct hv_cpuid_entry *hv_cpuid_table(const struct hv *hv, size_t *ret_count);
 
+/* The same table from a configuration alone (no object needed), e.g. to set
+ * CPUID before the partition can report its TSC frequency. Fills
+ * HV_CPUID_ENTRIES rows; -EINVAL on a bad config. */
+int hv_cpuid_for_config(const struct hv_config *cfg, struct hv_cpuid_entry *out) MUST_CHECK;
+
 /* MSRs to route to userspace: [first, first + count). */
 void hv_msr_filter_range(uint32_t *ret_first, uint32_t *ret_count);
 /* The MSRs hv implements (the rest of the range #GP), for logs and tests. */
@@ -184,6 +189,11 @@ int hv_synic_post_message(struct hv *hv, uint32_t vp_index, uint8_t sint, uint32
  * on Hyper-V), -EINVAL/-ERANGE on bad arguments, -EFAULT if SIEFP is not RAM.
  */
 int hv_synic_signal_event(struct hv *hv, uint32_t vp_index, uint8_t sint, uint32_t flag) MUST_CHECK;
+
+/* Drop the messages still queued (not the one in the slot) for (vp, sint).
+ * For a new VMBus connection after kexec/kdump without UNLOAD: stale
+ * messages of the old kernel must not reach the new one. */
+void hv_synic_flush_queue(struct hv *hv, uint32_t vp_index, uint8_t sint);
 
 /* Try again to deliver queued messages on every VP (cheap; e.g. from a timer
  * as a safety net for guests that free slots without EOM). */

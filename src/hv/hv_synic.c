@@ -167,6 +167,26 @@ out:
 	return r;
 }
 
+void hv_synic_flush_queue(struct hv *hv, uint32_t vp_index, uint8_t sint)
+{
+	struct hv_msg_queue *q;
+	struct hv_queued_msg *m;
+
+	if (vp_index >= hv->cfg.vp_count || sint >= HV_SINT_COUNT)
+		return;
+	pthread_mutex_lock(&hv->lock);
+	q = &hv->vps[vp_index].q[sint];
+	m = q->head;
+	while (m) {
+		struct hv_queued_msg *next = m->next;
+		free(m);
+		hv->stats.msgs_dropped++;
+		m = next;
+	}
+	*q = (struct hv_msg_queue){ 0 };
+	pthread_mutex_unlock(&hv->lock);
+}
+
 void hv_synic_retry(struct hv *hv)
 {
 	pthread_mutex_lock(&hv->lock);

@@ -52,6 +52,9 @@ struct vmbus_host_ops {
 			size_t len);
 	/* Set event flag `flag` in the SIEFP bitmap of (vp, sint) and interrupt. */
 	int (*signal_event)(void *opaque, uint32_t vp_index, uint8_t sint, uint32_t flag);
+	/* Optional: drop messages still queued for (vp, sint); called when a
+	 * guest (re)connects so a new kernel never sees the old one's messages. */
+	void (*flush_msgs)(void *opaque, uint32_t vp_index, uint8_t sint);
 	/* Optional: the guest produced work; run vmbus_server_process() soon.
 	 * Called from vCPU threads without any vmbus lock held. */
 	void (*wake)(void *opaque);

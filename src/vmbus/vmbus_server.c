@@ -427,6 +427,10 @@ static void on_initiate_contact(struct vmbus_server *srv, uint32_t vp, const uin
 	/* SPEC §3.1: a new contact (e.g. after kexec without UNLOAD) resets everything. */
 	if (srv->connected)
 		drop_connection(srv);
+	/* Anything still queued for the old kernel (or an earlier attempt) goes. */
+	if (srv->ops->flush_msgs)
+		for (uint32_t i = 0; i < srv->cfg.vp_count; i++)
+			srv->ops->flush_msgs(srv->opaque, i, srv->msg_sint);
 	for (size_t i = 0; i < ARRAY_SIZE(vmbus_versions); i++)
 		if (vmbus_versions[i] == m.vmbus_version_requested &&
 		    m.vmbus_version_requested <= max)

@@ -442,6 +442,35 @@ static void test_synic_slot_busy_and_eom(void)
 	/* Other SINT slots untouched. */
 	T_EXPECT_EQ(slot(&e, 0, 1)->message_type, 0);
 	T_EXPECT_EQ(slot(&e, 0, 3)->message_type, 0);
+	/* kexec: the old kernel disables the SynIC; its queued messages are dropped
+	 * and the next kernel, enabling the SynIC again, does not see them. */
+	T_ASSERT_EQ(hv_synic_post_message(e.hv, 0, 2, 1, p[1], 4), 0);
+	T_ASSERT_EQ(hv_synic_post_message(e.hv, 0, 2, 1, p[2], 4), 0);
+	wrmsr(&e, 0, HV_X64_MSR_SCONTROL, 0);
+	memset(slot(&e, 0, 2), 0, 256);
+	synic_on(&e, 0);
+	T_EXPECT_EQ(slot(&e, 0, 2)->message_type, 0);
+	/* Same when only SIMP is turned off, and with the explicit flush. */
+	T_ASSERT_EQ(hv_synic_post_message(e.hv, 0, 2, 1, p[1], 4), 0);
+	T_ASSERT_EQ(hv_synic_post_message(e.hv, 0, 2, 1, p[2], 4), 0);
+	wrmsr(&e, 0, HV_X64_MSR_SIMP, 0);
+	memset(slot(&e, 0, 2), 0, 256);
+	synic_on(&e, 0);
+	T_EXPECT_EQ(slot(&e, 0, 2)->message_type, 0);
+	T_ASSERT_EQ(hv_synic_post_message(e.hv, 0, 2, 1, p[1], 4), 0);
+	T_ASSERT_EQ(hv_synic_post_message(e.hv, 0, 2, 1, p[2], 4), 0);
+	hv_synic_flush_queue(e.hv, 0, 2);
+	slot(&e, 0, 2)->message_type = 0;
+	wrmsr(&e, 0, HV_X64_MSR_EOM, 0);
+	T_EXPECT_EQ(slot(&e, 0, 2)->message_type, 0);
+	/* CPUID without an object matches the object's table. */
+	struct hv_cpuid_entry tab[HV_CPUID_ENTRIES];
+	struct hv_config cfg = { .vp_count = 2, .tsc_hz = 1, .crash_msrs = true };
+	size_t n;
+	T_ASSERT_EQ(hv_cpuid_for_config(&cfg, tab), 0);
+	T_EXPECT_MEMEQ(tab, hv_cpuid_table(e.hv, &n), sizeof(tab));
+	cfg.vp_count = 0;
+	T_EXPECT_EQ(hv_cpuid_for_config(&cfg, tab), -EINVAL);
 	env_fini(&e);
 }
 

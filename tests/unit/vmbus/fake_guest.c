@@ -54,6 +54,11 @@ static int fg_signal_event(void *opaque, uint32_t vp, uint8_t sint, uint32_t fla
 	return hv_synic_signal_event(fg->hv, vp, sint, flag);
 }
 
+static void fg_flush_msgs(void *opaque, uint32_t vp, uint8_t sint)
+{
+	hv_synic_flush_queue(((struct fake_guest *)opaque)->hv, vp, sint);
+}
+
 static void fg_wake(void *opaque)
 {
 	struct fake_guest *fg = opaque;
@@ -68,7 +73,8 @@ static void fg_wake(void *opaque)
 }
 
 static const struct vmbus_host_ops fg_vmbus_ops = {
-	.post_msg = fg_post_msg, .signal_event = fg_signal_event, .wake = fg_wake,
+	.post_msg = fg_post_msg, .signal_event = fg_signal_event, .flush_msgs = fg_flush_msgs,
+	.wake = fg_wake,
 };
 
 static uint16_t fg_port_msg(void *opaque, uint32_t vp, uint32_t conn, uint32_t type,
