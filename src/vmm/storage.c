@@ -1,24 +1,86 @@
 // SPDX-License-Identifier: MIT
-/* Storage attachment for a VM: not built yet (synthetic SCSI is a later issue). */
+/*
+ * Storage attachment for a VM: one synthetic SCSI controller (storvsp) on
+ * VMBus with each configured disk as a LUN (0, 1, ... in command-line order)
+ * at path 0, target 0.
+ */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "base/log.h"
 #include "vmm/vm_devices.h"
+#include "vsp/storvsp/storvsp.h"
+#include "vsp/storvsp/storvsp_blk.h"
+
+/* Instance GUID of the controller (any unique value; Linux binds by class). */
+static const uint8_t storage_instance[16] = { 0x6f, 0x68, 0x76, 0x00, 0x73, 0x63, 0x01, 0x40,
+					      0x80, 0x00, 0x73, 0x74, 0x6f, 0x72, 0x00, 0x00 };
+
+struct vm_storage {
+	struct storvsp *sv;
+	struct storvsp_blk *blk[VM_MAX_DISKS];
+	unsigned int n;
+};
 
 int vm_storage_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_disk_config *disks,
 		      unsigned int n, struct vm_storage **ret, char *err, size_t errlen)
 {
-	(void)srv;
-	(void)gm;
-	(void)disks;
+	struct vm_storage *st;
+	int r;
+
 	*ret = NULL;
 	if (!n)
 		return 0;
-	snprintf(err, errlen, "synthetic SCSI disks are not available in this build yet");
-	return -ENOTSUP;
+	if (n > VM_MAX_DISKS || n > STORVSP_MAX_LUNS) {
+		snprintf(err, errlen, "too many disks (%u); at most %u are supported", n,
+			 (unsigned int)STORVSP_MAX_LUNS);
+		return -EINVAL;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = storvsp_new(srv, gm, &st->sv);
+	if (r) {
+		snprintf(err, errlen, "cannot create the SCSI controller: out of memory");
+		goto fail;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		r = storvsp_blk_open(disks[i].path, disks[i].read_only, disks[i].dvd, &st->blk[i],
+				     err, errlen);
+		if (r)
+			goto fail;
+		st->n = i + 1;
+		r = storvsp_add_lun(st->sv, (uint8_t)i, storvsp_blk_disk(st->blk[i]));
+		if (r) {
+			snprintf(err, errlen, "disk '%s': cannot attach as LUN %u", disks[i].path, i);
+			goto fail;
+		}
+	}
+	r = storvsp_start(st->sv, storage_instance);
+	if (r) {
+		snprintf(err, errlen, "cannot offer the SCSI controller on VMBus (error %d)", r);
+		goto fail;
+	}
+	*ret = st;
+	return 0;
+fail:
+	vm_storage_free(st);
+	return r;
 }
 
 void vm_storage_free(struct vm_storage *st)
 {
-	(void)st;
+	if (!st)
+		return;
+	storvsp_free(st->sv);
+	for (unsigned int i = 0; i < st->n; i++) {
+		int r = storvsp_blk_close(st->blk[i]);
+
+		if (r)
+			log_warn("storage: closing disk %u failed: error %d; the image may need a check", i, r);
+	}
+	free(st);
 }

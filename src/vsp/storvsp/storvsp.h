@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * storvsp: the host side of Hyper-V synthetic SCSI for the guest's in-box
+ * hv_storvsc driver. One VMBus device (SCSI class GUID) = one controller
+ * whose disks are LUNs at path 0, target 0. Implements the storvsc init
+ * sequence (BEGIN_INIT, protocol versions 0x0602/0x0600/0x0501,
+ * QUERY_PROPERTIES, END_INIT), EXECUTE_SRB with GPA-direct data buffers and
+ * the reset requests. Sub-channels are declined (max_channel_cnt = 0).
+ *
+ * Threads: all work runs in the VMBus callbacks on the event-loop thread;
+ * back-end I/O is synchronous there (see docs/storage.md). The LUN table is
+ * fixed once storvsp_start() registered the device.
+ *
+ * SPEC: hyperv-guest-interface.md §6. SECURITY: every packet is a copy made
+ * by the VMBus server; ranges and PFNs are validated and each data page is
+ * resolved through gm before any I/O starts.
+ */
+#ifndef OPENHV_STORVSP_H
+#define OPENHV_STORVSP_H
+
+#include <stdint.h>
+
+#include "gm/gm.h"
+#include "vmbus/vmbus.h"
+#include "vsp/storvsp/scsi_disk.h"
+
+#define STORVSP_MAX_LUNS 64u
+#define STORVSP_MAX_TRANSFER (2u * 1024u * 1024u)
+
+extern const uint8_t storvsp_scsi_class_guid[16];
+
+struct storvsp_stats {
+	uint64_t requests, srbs, completions, bad_packets, send_failed, invalid_lun, srb_errors;
+};
+
+struct storvsp;
+
+/* A controller on srv; disks are added with storvsp_add_lun before start. */
+int storvsp_new(struct vmbus_server *srv, const struct gm *gm, struct storvsp **ret) MUST_CHECK;
+/* Attach disk (owned by the caller, must outlive the controller) as lun. */
+int storvsp_add_lun(struct storvsp *sv, uint8_t lun, struct scsi_disk *disk) MUST_CHECK;
+/* Register the device on VMBus with this instance GUID (offered to the guest). */
+int storvsp_start(struct storvsp *sv, const uint8_t instance_guid[16]) MUST_CHECK;
+/* Removes the device (rescind, close) and frees the controller. NULL ok. */
+void storvsp_free(struct storvsp *sv);
+void storvsp_get_stats(struct storvsp *sv, struct storvsp_stats *ret);
+/* Negotiated protocol version, 0 before BEGIN_INIT/version negotiation. */
+uint16_t storvsp_protocol(struct storvsp *sv);
+
+#endif

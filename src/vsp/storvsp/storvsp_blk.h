@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Block back-end for the SCSI target: raw, VHD or VHDX images through the
+ * disk library (include/openhv/disk.h), or an ISO for a DVD drive.
+ * Synchronous I/O on the calling thread. FUA and SYNCHRONIZE CACHE map to
+ * disk_flush() (fdatasync plus, for VHDX, the metadata log); UNMAP maps to
+ * disk_discard() (raw: punch hole, VHDX: trim), not offered on differencing
+ * images.
+ */
+#ifndef OPENHV_STORVSP_BLK_H
+#define OPENHV_STORVSP_BLK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vsp/storvsp/scsi_disk.h"
+
+struct storvsp_blk;
+
+/* Open path as a SCSI disk (or DVD). One line in err on failure. */
+int storvsp_blk_open(const char *path, bool read_only, bool dvd, struct storvsp_blk **ret,
+		     char *err, size_t errlen);
+struct scsi_disk *storvsp_blk_disk(struct storvsp_blk *b);
+/* Flush and close; returns the first error. NULL ok. */
+int storvsp_blk_close(struct storvsp_blk *b);
+
+#endif
