@@ -80,6 +80,8 @@ if [[ -n $force || ! -f $out/.done ]]; then
 		[[ -e $root/lib64/ld-linux-x86-64.so.2 ]] ||
 			ohv_die "could not collect hv_kvp_daemon's libraries (ldd failed?)"
 
+		# hv_kvp_daemon reports the OS from os-release (the guest is Debian 12 too).
+		cp -L /etc/os-release "$root/etc/os-release" 2>/dev/null
 		printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 		printf 'root:x:0:\n' >"$root/etc/group"
 		ohv_mkcpio "$root" "$out.tmp/initrd.img"

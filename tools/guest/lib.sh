@@ -20,3 +20,27 @@ ohv_poweroff()
 	sync
 	poweroff -f
 }
+
+# ohv_arg NAME [DEFAULT]: value of "ohv.NAME=VALUE" on the kernel command line.
+ohv_arg()
+{
+	_v=$2
+	for _a in $(cat /proc/cmdline); do
+		case $_a in
+		"ohv.$1="*) _v=${_a#ohv.$1=} ;;
+		esac
+	done
+	echo "$_v"
+}
+
+# ohv_wait_for PATH [TENTHS]: wait until PATH exists (default 5 s).
+ohv_wait_for()
+{
+	_n=0
+	while [ ! -e "$1" ]; do
+		[ "$_n" -lt "${2:-50}" ] || return 1
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	return 0
+}
