@@ -43,6 +43,8 @@ struct client {
 	size_t out_len, out_off, out_cap;
 	bool close_after_write;
 	bool sent_continue;
+	bool forbidden;             /* peer failed the credential check: answer 403 */
+	uid_t peer_uid;
 	uint64_t deadline_ns;
 	char console_vm[API_NAME_MAX + 1];
 	int console_fd;
@@ -714,11 +716,12 @@ void server_on_accept(void)
 			clients->prev = c;
 		clients = c;
 		n_clients++;
+		/* Refused peers still get their request read, then a 403 they can see. */
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) ||
 		    !(cr.uid == 0 || cr.uid == geteuid() || cr.gid == D.sock_gid ||
 		      peer_in_group(cr.pid, D.sock_gid))) {
-			respond_fail(c, API_E_FORBIDDEN, "uid %u may not manage VMs: use root or a "
-				     "member of the socket's group", (unsigned int)cr.uid);
+			c->forbidden = true;
+			c->peer_uid = len == sizeof(cr) ? cr.uid : (uid_t)-1;
 		}
 	}
 }
@@ -796,6 +799,11 @@ static void on_readable(struct client *c)
 		return;
 	}
 	c->deadline_ns = 0;
+	if (c->forbidden) {
+		respond_fail(c, API_E_FORBIDDEN, "uid %u may not manage VMs: use root or a member "
+			     "of the socket's group", (unsigned int)c->peer_uid);
+		return;
+	}
 	handle_request(c, &req);
 }
 

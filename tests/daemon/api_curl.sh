@@ -119,6 +119,24 @@ expect_status 204 "DELETE" DELETE /vms/api1
 check "file gone" test ! -e "$STATE/vms/api1.json"
 expect_status 404 "GET deleted" GET /vms/api1
 
+# Peer credentials: only root, the service's uid and the socket's group.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	SGID=$(stat -c %g "$OPENHV_SOCKET")
+	check "socket mode is 0660" test "$(stat -c %a "$OPENHV_SOCKET")" = 660
+	chmod 0711 "$T_DIR"
+	chmod 0666 "$OPENHV_SOCKET"   # let others connect, so the SO_PEERCRED check decides
+	OUT=$(setpriv --reuid=4242 --regid=4242 --clear-groups curl -s \
+		-w '\n%{http_code}' --unix-socket "$OPENHV_SOCKET" "$U/vms")
+	GOT=$(tail -n 1 <<<"$OUT")
+	check "stranger refused with 403 (got $GOT)" test "$GOT" = 403
+	check "403 body says why" grep -q '"code":"forbidden"' <<<"$OUT"
+	GOT=$(setpriv --reuid=4242 --regid=4242 --groups="$SGID" curl -s -o /dev/null \
+		-w '%{http_code}' --unix-socket "$OPENHV_SOCKET" "$U/vms")
+	check "member of the socket's group allowed (got $GOT)" test "$GOT" = 200
+	chmod 0660 "$OPENHV_SOCKET"
+	chmod 0700 "$T_DIR"
+fi
+
 sleep 0.3
 kill $EV_PID 2>/dev/null; wait $EV_PID 2>/dev/null
 check "events: created" grep -q '"event":"created","vm":"api1"' "$T_DIR/events"
