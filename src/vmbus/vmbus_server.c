@@ -491,8 +491,8 @@ static int chan_setup_rings(struct vmbus_server *srv, struct vmbus_chan *chan,
 	int r;
 
 	/* GUEST: one range from offset 0 covering whole pages; split in pages. */
-	if (g->byte_offset || g->byte_count != g->npfns * GM_PAGE_SIZE || split < 2 ||
-	    split > g->npfns - 2)
+	if (g->byte_offset || g->byte_count != g->npfns * GM_PAGE_SIZE || g->npfns < 4 ||
+	    split < 2 || split > g->npfns - 2)
 		return -EINVAL;
 	r = vmbus_ring_init(&chan->in, srv->gm, g->pfns, split, false);
 	if (r)

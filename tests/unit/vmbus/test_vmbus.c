@@ -570,6 +570,16 @@ static void test_hostile_messages(void)
 	T_ASSERT(fg_take_msg(v.fg, VMBUS_MSG_OPENCHANNEL_RESULT, &m));
 	memcpy(&res, m.data, sizeof(res));
 	T_EXPECT_NE(res.status, 0);
+	/* A GPADL too small for two rings (1 page): refused, nothing read past it. */
+	uint32_t h1;
+	T_ASSERT_EQ(fg_gpadl_create(v.fg, o.child_relid, pfns, 1, &h1), 0);
+	o.ringbuffer_gpadlhandle = h1;
+	o.downstream_ringbuffer_pageoffset = 2;
+	T_EXPECT_EQ(fg_send(v.fg, &o, sizeof(o)), 0);
+	T_ASSERT(fg_take_msg(v.fg, VMBUS_MSG_OPENCHANNEL_RESULT, &m));
+	memcpy(&res, m.data, sizeof(res));
+	T_EXPECT_NE(res.status, 0);
+	o.ringbuffer_gpadlhandle = h;
 	/* Initial ring index garbage: refused. */
 	((struct vmbus_ring_hdr_wire *)(v.fg->ram + (base << 12)))->read_index = 13;
 	o.downstream_ringbuffer_pageoffset = 2;
