@@ -136,6 +136,12 @@ struct disk_extent {
 	int fd;              /* DATA only: host fd, or -1 for non-host files */
 };
 int disk_map(struct disk *d, uint64_t off, uint64_t len, struct disk_extent *ret) MUST_CHECK;
+/*
+ * Call once before writing DATA extents directly through their fd (VHDX
+ * rewrites its headers with new write GUIDs first, as the format requires).
+ * disk_writev() does this itself.
+ */
+int disk_begin_direct_writes(struct disk *d) MUST_CHECK;
 
 struct disk_info {
 	enum disk_format format;

@@ -5,6 +5,7 @@
  * convert and merge. Format details live in raw.c, vhd.c and vhdx*.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -370,6 +371,13 @@ int disk_map(struct disk *d, uint64_t off, uint64_t len, struct disk_extent *ret
 	return d->drv->map(d, off, len, ret);
 }
 
+int disk_begin_direct_writes(struct disk *d)
+{
+	if (d->rdonly)
+		return -EROFS;
+	return d->drv->begin_writes ? d->drv->begin_writes(d) : 0;
+}
+
 int disk_read_parent(struct disk *d, uint64_t off, const struct iovec *iov, int cnt, size_t skip,
 		     size_t len)
 {
@@ -672,10 +680,21 @@ int disk_convert(struct disk *src, const char *dst_path, const struct disk_creat
 		goto fail;
 	}
 	while (off < src->size) {
-		struct disk_extent x;
+		struct disk_extent x, next;
 		r = chain_map(src, off, MIN(src->size - off, COPY_CHUNK), &x);
 		if (r < 0)
 			goto fail;
+		/*
+		 * PERF: overlap reading and writing: ask for the next chunk now, and
+		 * start writeback of what we wrote so the final flush has less to do.
+		 */
+		if (off + x.len < src->size &&
+		    chain_map(src, off + x.len, MIN(src->size - off - x.len, COPY_CHUNK), &next) == 0 &&
+		    next.kind == DISK_EXT_DATA && next.fd >= 0)
+			(void)posix_fadvise(next.fd, (off_t)next.file_off, (off_t)next.len,
+					    POSIX_FADV_WILLNEED);
+		if (dst->file->fd >= 0 && (off / COPY_CHUNK) % 8 == 7)
+			(void)sync_file_range(dst->file->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 		if (x.kind == DISK_EXT_DATA) {
 			size_t n = (size_t)x.len;
 			r = disk_read(src, off, buf, n);

@@ -43,6 +43,7 @@ struct disk_driver {
 	int (*flush)(struct disk *d);
 	int (*discard)(struct disk *d, uint64_t off, uint64_t len);
 	int (*map)(struct disk *d, uint64_t off, uint64_t len, struct disk_extent *ret);
+	int (*begin_writes)(struct disk *d);    /* optional */
 	void (*info)(struct disk *d, struct disk_info *ret);
 	int (*check)(struct disk *d, bool repair, void (*report)(void *, bool, const char *),
 		     void *opaque, struct disk_check_result *ret);

@@ -1082,6 +1082,11 @@ static int vhdx_parent_matches(struct disk *d, struct disk *p, struct disk_diag 
 	return -ESTALE;
 }
 
+static int vhdx_begin_writes(struct disk *d)
+{
+	return vhdx_start_session(VHDX(d));
+}
+
 int vhdx_check(struct disk *d, bool repair, void (*report)(void *, bool, const char *),
 	       void *opaque, struct disk_check_result *ret);
 int vhdx_resize(struct disk *d, uint64_t new_size, struct disk_diag *diag);
@@ -1096,6 +1101,7 @@ const struct disk_driver disk_vhdx_driver = {
 	.flush = vhdx_flush,
 	.discard = vhdx_discard,
 	.map = vhdx_map,
+	.begin_writes = vhdx_begin_writes,
 	.info = vhdx_info,
 	.check = vhdx_check,
 	.resize = vhdx_resize,

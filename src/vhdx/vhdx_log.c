@@ -53,7 +53,7 @@ struct log_entry {
  * Validates the entry at log offset off (every field, every descriptor, the
  * checksum). Returns 1 if valid (e filled, e->buf owned by caller), 0 if not.
  */
-static int log_entry_read(struct vhdx *v, uint32_t off, struct log_entry *e)
+static int log_entry_read(struct vhdx *v, uint32_t off, struct log_entry *e, uint64_t *budget)
 {
 	uint8_t hdr[ENTRY_HDR_SIZE];
 	uint32_t len, n_desc, n_data = 0, area;
@@ -81,6 +81,10 @@ static int log_entry_read(struct vhdx *v, uint32_t off, struct log_entry *e)
 	area = desc_area(n_desc);
 	if (area > len)
 		return 0;
+	/* SECURITY: a hostile log can make the search quadratic; bound the work. */
+	if (*budget < len)
+		return -E2BIG;
+	*budget -= len;
 	buf = malloc(len);
 	if (!buf)
 		return -ENOMEM;
@@ -168,6 +172,7 @@ int vhdx_log_replay(struct vhdx *v, bool apply, bool *ret_replayed, struct disk_
 	uint32_t best_tail = 0, best_head = 0;
 	uint64_t best_flushed = 0, best_last = 0;
 	uint32_t tail = 0, old_tail = 0;
+	uint64_t budget = 64 * VHDX_MiB + 8ULL * v->log_len, replay_budget = UINT64_MAX;
 	bool found = false;
 	int r;
 
@@ -183,9 +188,17 @@ int vhdx_log_replay(struct vhdx *v, bool apply, bool *ret_replayed, struct disk_
 		bool valid = false;
 
 		for (;;) {
-			r = log_entry_read(v, cur, &e);
-			if (r < 0)
+			r = log_entry_read(v, cur, &e, &budget);
+			if (r == -E2BIG) {
+				free(last.buf);
+				diag_set(diag, v->log_off, "the log is too damaged to search for its "
+					 "newest sequence; the image cannot be opened safely");
+				return -EINVAL;
+			}
+			if (r < 0) {
+				free(last.buf);
 				return r;
+			}
 			if (r == 0 || (n && e.seq != seq + 1) || total + e.len > v->log_len) {
 				if (r == 1)
 					free(e.buf);
@@ -260,7 +273,7 @@ int vhdx_log_replay(struct vhdx *v, bool apply, bool *ret_replayed, struct disk_
 		uint32_t cur = best_tail;
 		for (int guard = 0; guard < 256; guard++) {
 			struct log_entry e;
-			r = log_entry_read(v, cur, &e);
+			r = log_entry_read(v, cur, &e, &replay_budget);
 			if (r <= 0)
 				return r < 0 ? r : -EIO;
 			r = log_entry_apply(v, &e);

@@ -314,6 +314,12 @@ static void test_discard(void)
 		T_ASSERT_EQ(disk_map(d, 3 * MiB, MiB, &x), 0);
 		T_EXPECT_EQ(x.kind, DISK_EXT_DATA);
 		T_EXPECT(x.fd >= 0);
+		/* Direct write through the mapped fd, read back through the library. */
+		T_ASSERT_EQ(disk_begin_direct_writes(d), 0);
+		memset(buf, 0x77, 4096);
+		T_ASSERT_EQ(pwrite(x.fd, buf, 4096, (off_t)x.file_off), 4096);
+		T_ASSERT_EQ(disk_read(d, 3 * MiB, zero, 4096), 0);
+		T_EXPECT_MEMEQ(zero, buf, 4096);
 	}
 	T_ASSERT_EQ(disk_close(d), 0);
 	free(buf);

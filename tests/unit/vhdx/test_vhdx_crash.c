@@ -22,6 +22,11 @@
 #define NSECT (VSIZE / 512)
 #define NWORK 90
 
+/* Templates: [0] dynamic VHDX, [1] differencing VHDX over an empty parent
+ * (opened without it, so parent ranges read as zero and every partial write
+ * goes through sector bitmaps). */
+static uint8_t *tmpls[2];
+static size_t tmpls_len[2];
 static uint8_t *tmpl;
 static size_t tmpl_len;
 
@@ -69,22 +74,28 @@ static int64_t decode(const uint8_t *p, uint32_t s)
 	return memcmp(want, p, 512) ? -1 : (int64_t)gen;
 }
 
-static void load_template(void)
+static void load_template(int diff)
 {
-	char path[] = "/tmp/ohv-crash-XXXXXX";
+	char dir[] = "/tmp/ohv-crash-XXXXXX", base[64], child[64];
 	struct disk_create_opts o = { .format = DISK_FMT_VHDX, .type = DISK_TYPE_DYNAMIC,
 				      .size = VSIZE, .block_size = 1 << 20 };
 	struct disk_diag diag;
 	void *buf;
-	int fd = mkstemp(path);
 
-	T_ASSERT(fd >= 0);
-	close(fd);
-	unlink(path);
-	T_ASSERT_EQ(disk_create(path, &o, &diag), 0);
-	T_ASSERT_EQ(read_file(path, 64 << 20, &buf, &tmpl_len), 0);
-	tmpl = buf;
-	unlink(path);
+	T_ASSERT(mkdtemp(dir) != NULL);
+	snprintf(base, sizeof(base), "%s/base.vhdx", dir);
+	snprintf(child, sizeof(child), "%s/child.vhdx", dir);
+	T_ASSERT_EQ(disk_create(base, &o, &diag), 0);
+	if (diff) {
+		struct disk_create_opts c = { .format = DISK_FMT_VHDX, .type = DISK_TYPE_DIFF,
+					      .block_size = 1 << 20, .parent = base };
+		T_ASSERT_EQ(disk_create(child, &c, &diag), 0);
+	}
+	T_ASSERT_EQ(read_file(diff ? child : base, 64 << 20, &buf, &tmpls_len[diff]), 0);
+	tmpls[diff] = buf;
+	unlink(child);
+	unlink(base);
+	rmdir(dir);
 }
 
 /* Runs the workload; returns the number of file operations it used. */
@@ -149,7 +160,7 @@ static void one_run(uint64_t wseed, uint64_t crash_at, enum crash_mode mode)
 
 	memset(&m, 0, sizeof(m));
 	T_ASSERT(f);
-	T_ASSERT_EQ(disk_open_file(f, "crash.vhdx", 0, &diag, &d), 0);
+	T_ASSERT_EQ(disk_open_file(f, "crash.vhdx", DISK_OPEN_NO_PARENT, &diag, &d), 0);
 	crashfile_arm(f, crash_at);
 	(void)workload(d, wseed, &m);
 	img = crashfile_image(f, mode, wseed * 1000003 + crash_at, &len);
@@ -158,7 +169,7 @@ static void one_run(uint64_t wseed, uint64_t crash_at, enum crash_mode mode)
 
 	T_ASSERT_EQ(disk_file_mem(img, len, false, &mf), 0);
 	free(img);
-	if (disk_open_file(mf, "crash.vhdx", 0, &diag, &d) != 0) {
+	if (disk_open_file(mf, "crash.vhdx", DISK_OPEN_NO_PARENT, &diag, &d) != 0) {
 		t_fail(__FILE__, __LINE__, true, "seed %llu crash at %llu mode %d: reopen failed: %s",
 		       (unsigned long long)wseed, (unsigned long long)crash_at, mode, diag.msg);
 	}
@@ -193,19 +204,21 @@ static uint64_t total_ops(uint64_t wseed)
 
 	memset(&m, 0, sizeof(m));
 	T_ASSERT(f);
-	T_ASSERT_EQ(disk_open_file(f, "crash.vhdx", 0, &diag, &d), 0);
+	T_ASSERT_EQ(disk_open_file(f, "crash.vhdx", DISK_OPEN_NO_PARENT, &diag, &d), 0);
 	T_ASSERT_EQ(workload(d, wseed, &m), 1);
 	n = crashfile_ops(f);
 	T_EXPECT_EQ(disk_close(d), 0);
 	return n;
 }
 
-static void run_seed(uint64_t wseed)
+static void run_seed(int diff, uint64_t wseed)
 {
 	uint64_t total, step, runs = 0;
 
-	if (!tmpl)
-		load_template();
+	if (!tmpls[diff])
+		load_template(diff);
+	tmpl = tmpls[diff];
+	tmpl_len = tmpls_len[diff];
 	total = total_ops(wseed);
 	T_ASSERT(total > 20);
 	step = total > 200 ? total / 200 : 1;
@@ -215,14 +228,16 @@ static void run_seed(uint64_t wseed)
 			runs++;
 		}
 	}
-	printf("# seed %llu: %llu file operations, %llu crash runs, %d log replays so far\n",
-	       (unsigned long long)wseed, (unsigned long long)total, (unsigned long long)runs,
-	       replays);
+	printf("# %s, seed %llu: %llu file operations, %llu crash runs, %d log replays so far\n",
+	       diff ? "differencing" : "dynamic", (unsigned long long)wseed,
+	       (unsigned long long)total, (unsigned long long)runs, replays);
 }
 
-static void test_crash_seed1(void) { run_seed(1); }
-static void test_crash_seed2(void) { run_seed(0xdeadbeef); }
-static void test_crash_seed3(void) { run_seed(424242); }
+static void test_crash_seed1(void) { run_seed(0, 1); }
+static void test_crash_seed2(void) { run_seed(0, 0xdeadbeef); }
+static void test_crash_seed3(void) { run_seed(0, 424242); }
+static void test_crash_diff_seed1(void) { run_seed(1, 7); }
+static void test_crash_diff_seed2(void) { run_seed(1, 0xfeed); }
 
 /* The runs above must actually have exercised log replay. */
 static void test_crash_replayed(void)
@@ -234,6 +249,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_crash_seed1),
 	T_CASE(test_crash_seed2),
 	T_CASE(test_crash_seed3),
+	T_CASE(test_crash_diff_seed1),
+	T_CASE(test_crash_diff_seed2),
 	T_CASE(test_crash_replayed),
 	{ 0 },
 };
