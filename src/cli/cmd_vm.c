@@ -899,7 +899,7 @@ static void usage(FILE *f)
 		"  start NAME | stop NAME [--timeout SEC] | kill NAME | restart NAME\n"
 		"  pause NAME | resume NAME        (these wait for the new state unless --no-wait)\n"
 		"  console NAME                    attach to the serial console (Ctrl-] detaches)\n"
-		"  guest NAME                      heartbeat/KVP information from the guest\n"
+		"  guest NAME                      integration-service status and KVP pairs (JSON)\n"
 		"  events                          print state changes as they happen (JSON lines)\n"
 		"\n"
 		"The service socket is --socket, else $OPENHV_SOCKET, else /run/openhv/openhvd.sock.\n"

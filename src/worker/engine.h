@@ -35,10 +35,15 @@ struct engine_ops {
 	int (*create)(const struct engine_params *p, struct engine **ret, char *err, size_t errlen);
 	int (*start)(struct engine *e);
 	void (*request_stop)(struct engine *e);        /* hard stop */
-	/* Ask the guest to shut down (shutdown IC); NULL while not available. */
+	/*
+	 * Ask the guest to shut down (shutdown IC); NULL if the engine cannot.
+	 * Fails (e.g. -ENOTCONN) when the guest has no shutdown service.
+	 */
 	int (*request_shutdown)(struct engine *e);
 	int (*pause)(struct engine *e);
 	int (*resume)(struct engine *e);
+	/* Guest integration-service status as a JSON object (at most len bytes); NULL if none. */
+	int (*guest_info)(struct engine *e, char *json, size_t len);
 	/* Block until the VM ends; fills detail. */
 	enum ctl_exit_kind (*wait)(struct engine *e, char *detail, size_t len);
 	void (*destroy)(struct engine *e);

@@ -223,6 +223,7 @@ const struct engine_ops engine_idle_ops = {
 	.start = idle_start,
 	.request_stop = idle_request_stop,
 	.request_shutdown = NULL,
+	.guest_info = NULL,
 	.pause = idle_pause,
 	.resume = idle_resume,
 	.wait = idle_wait,

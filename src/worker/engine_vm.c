@@ -9,11 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "vmm/vm.h"
+#include "vsp/ic/ic.h"
 #include "worker/engine.h"
+
+#define KVP_MAX_ENTRIES 64
+#define KVP_VALUE_SHOWN 200
 
 struct engine {
 	struct vm *vm;
+	struct ic_kvp_entry *kvp;     /* scratch for guest_info, allocated before sealing */
 	char kernel_path[64];
 	char initrd_path[64];
 };
@@ -49,6 +56,14 @@ static int vme_create(const struct engine_params *p, struct engine **ret, char *
 	r = vm_config_check(&cfg, err, errlen);
 	if (!r)
 		r = vm_create(&cfg, &e->vm, err, errlen);
+	if (!r) {
+		e->kvp = calloc(KVP_MAX_ENTRIES, sizeof(*e->kvp));
+		if (!e->kvp) {
+			vm_destroy(e->vm);
+			snprintf(err, errlen, "out of memory");
+			r = -ENOMEM;
+		}
+	}
 	if (r) {
 		free(e);
 		return r;
@@ -65,6 +80,61 @@ static int vme_start(struct engine *e)
 static void vme_request_stop(struct engine *e)
 {
 	vm_request_stop(e->vm);
+}
+
+static int vme_request_shutdown(struct engine *e)
+{
+	return vm_request_shutdown(e->vm);
+}
+
+static int vme_guest_info(struct engine *e, char *json, size_t len)
+{
+	struct vm_guest_info gi;
+	struct json_object *o, *hb, *kvp;
+	const char *s;
+	int r = vm_guest_info(e->vm, &gi), n;
+
+	if (r)
+		return r;
+	o = json_object_new_object();
+	hb = json_object_new_object();
+	kvp = json_object_new_object();
+	if (!o || !hb || !kvp) {
+		json_object_put(o);
+		json_object_put(hb);
+		json_object_put(kvp);
+		return -ENOMEM;
+	}
+	json_object_object_add(o, "vmbus_connected", json_object_new_boolean(gi.vmbus_connected));
+	json_object_object_add(o, "vmbus_version", json_object_new_int64(gi.vmbus_version));
+	json_object_object_add(hb, "ready", json_object_new_boolean(gi.heartbeat_ready));
+	json_object_object_add(hb, "alive", json_object_new_boolean(gi.heartbeat_alive));
+	json_object_object_add(hb, "sequence", json_object_new_int64((int64_t)gi.heartbeat_seq));
+	json_object_object_add(o, "heartbeat", hb);
+	json_object_object_add(o, "shutdown_ready", json_object_new_boolean(gi.shutdown_ready));
+	json_object_object_add(o, "timesync_ready", json_object_new_boolean(gi.timesync_ready));
+	json_object_object_add(o, "timesync_samples", json_object_new_int64((int64_t)gi.timesync_samples));
+	json_object_object_add(o, "kvp_ready", json_object_new_boolean(gi.kvp_ready));
+	json_object_object_add(o, "boots", json_object_new_int64(gi.boots));
+	/* Guest-reported KVP pairs, shortened so the answer fits one control packet. */
+	n = vm_guest_kvp_list(e->vm, e->kvp, KVP_MAX_ENTRIES);
+	for (int i = 0; i < n && i < KVP_MAX_ENTRIES; i++) {
+		e->kvp[i].key[sizeof(e->kvp[i].key) - 1] = '\0';
+		e->kvp[i].value[KVP_VALUE_SHOWN] = '\0';
+		json_object_object_add(kvp, e->kvp[i].key, json_object_new_string(e->kvp[i].value));
+		if (strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) +
+		    strlen(json_object_to_json_string_ext(kvp, JSON_C_TO_STRING_PLAIN)) + 16 > len) {
+			json_object_object_del(kvp, e->kvp[i].key);
+			break;
+		}
+	}
+	json_object_object_add(o, "kvp", kvp);
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	r = s && strlen(s) < len ? 0 : -E2BIG;
+	if (!r)
+		snprintf(json, len, "%s", s);
+	json_object_put(o);
+	return r;
 }
 
 static int vme_pause(struct engine *e)
@@ -102,16 +172,19 @@ static void vme_destroy(struct engine *e)
 	if (!e)
 		return;
 	vm_destroy(e->vm);
+	free(e->kvp);
 	free(e);
 }
 
 const struct engine_ops engine_vm_ops = {
 	.name = "vm",
-	.caps = 0,   /* CTL_CAP_SHUTDOWN_IC once the shutdown IC is wired into struct vm */
+	/* The worker can ask; whether the guest answers is known per request. */
+	.caps = CTL_CAP_SHUTDOWN_IC | CTL_CAP_HEARTBEAT | CTL_CAP_KVP,
 	.create = vme_create,
 	.start = vme_start,
 	.request_stop = vme_request_stop,
-	.request_shutdown = NULL,
+	.request_shutdown = vme_request_shutdown,
+	.guest_info = vme_guest_info,
 	.pause = vme_pause,
 	.resume = vme_resume,
 	.wait = vme_wait,

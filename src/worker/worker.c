@@ -204,27 +204,46 @@ static void handle_cmd(const struct ctl_cmd_wire *c)
 			W.state = VM_STATE_RUNNING;
 		send_reply(c->seq, r, r ? "resume failed" : "running");
 		break;
-	case CTL_CMD_STOP:
-		if (W.ops->request_shutdown && (W.ops->caps & CTL_CAP_SHUTDOWN_IC) &&
-		    W.state == VM_STATE_RUNNING && W.ops->request_shutdown(W.eng) == 0) {
-			W.shutdown_deadline_ns = now_ns() + (uint64_t)c->timeout_ms * 1000000ULL;
-			W.state = VM_STATE_STOPPING;
-			send_reply(c->seq, 0, "guest shutdown requested");
-			break;
+	case CTL_CMD_STOP: {
+		const char *why = "hard stop (the guest shutdown integration service is not "
+				  "available)";
+
+		if (c->timeout_ms == 0) {
+			why = "hard stop (no grace period requested)";
+		} else if (W.ops->request_shutdown && W.state == VM_STATE_RUNNING) {
+			r = W.ops->request_shutdown(W.eng);
+			if (r == 0) {
+				W.shutdown_deadline_ns = now_ns() +
+							 (uint64_t)c->timeout_ms * 1000000ULL;
+				W.state = VM_STATE_STOPPING;
+				send_reply(c->seq, 0, "guest shutdown requested; hard stop if it has "
+					   "not ended in time");
+				break;
+			}
+			why = "hard stop (the guest did not take the shutdown request)";
 		}
-		/* No shutdown integration service: stop hard. */
-		__attribute__((fallthrough));
+		W.state = VM_STATE_STOPPING;
+		W.ops->request_stop(W.eng);
+		send_reply(c->seq, 0, why);
+		break;
+	}
 	case CTL_CMD_HARD_STOP:
 		W.state = VM_STATE_STOPPING;
 		W.ops->request_stop(W.eng);
-		send_reply(c->seq, 0, c->cmd == CTL_CMD_STOP ?
-			   "hard stop (the guest shutdown integration service is not available)" :
-			   "hard stop");
+		send_reply(c->seq, 0, "hard stop");
 		break;
-	case CTL_CMD_GUEST_INFO:
-		send_reply(c->seq, -EOPNOTSUPP, "heartbeat and KVP integration services are not "
-			   "available in this worker yet");
+	case CTL_CMD_GUEST_INFO: {
+		static char json[CTL_TEXT_MAX];
+
+		if (!W.ops->guest_info) {
+			send_reply(c->seq, -EOPNOTSUPP, "this VM engine has no integration services");
+			break;
+		}
+		r = W.ops->guest_info(W.eng, json, sizeof(json));
+		send_reply(c->seq, r, r ? "guest information unavailable (no Hyper-V "
+			   "integration services in this VM)" : json);
 		break;
+	}
 	default:
 		send_reply(c->seq, -EINVAL, "unknown command");
 	}

@@ -67,7 +67,13 @@ check "g3 crashed" wait_state g3 crashed 10
 check "g2 still running" test "$(vm_state g2)" = running
 ( sleep 1; echo "echo still-alive"; sleep 3 ) | timeout 10 "$OPENHV" vm console g2 >"$T_DIR/g2c.con" 2>&1
 check "g2 guest still answers" grep -q "still-alive" "$T_DIR/g2c.con"
-expect_rc 0 "stop g2 (hard stop until the shutdown IC lands)" vm stop g2
+# Integration services through the worker: guest info, then a graceful stop
+# (the guest shuts down when it runs the shutdown IC, else a hard stop).
+expect_rc 0 "guest info of g2" vm guest g2
+check "guest info is JSON with VMBus state" grep -q '"vmbus_connected"' "$T_DIR/out"
+sed 's/^/# guest info: /' "$T_DIR/out"
+expect_rc 0 "stop g2 (graceful with a 20 s grace period)" vm stop --timeout 20 g2
 check "g2 off" test "$(vm_state g2)" = off
+diag "g2 stop: $(vm_reason g2)"
 sed 's/^/# worker: /' "$LOG"/*.worker.log 2>/dev/null | head -20
 finish
