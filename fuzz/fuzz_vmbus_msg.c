@@ -69,6 +69,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 1: /* force a known message type to get past the first check */
 			msg[0] = (uint8_t)(msg[0] % 25);
 			msg[1] = msg[2] = msg[3] = 0;
+			/* GPADL header/body: make the PFNs guest RAM so creation, open,
+			 * close and teardown are reached with fuzzed relids and sizes. */
+			if ((msg[0] == 8 || msg[0] == 9) && (op & 0x40)) {
+				uint32_t first = msg[0] == 8 ? 28 : 16;
+				for (uint32_t k = first; k + 8 <= sizeof(msg); k += 8) {
+					uint64_t pfn = 8 + (k + msg[4]) % 48;
+					memcpy(msg + k, &pfn, 8);
+				}
+			}
 			(void)fg_post(fg, op >> 7, fg->msg_conn_id, msg, MAX(n, 8u));
 			break;
 		case 2:
