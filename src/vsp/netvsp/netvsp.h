@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netvsp: the synthetic network adapter VSP for the Linux hv_netvsc driver.
+ * One VMBus device (class f8615163-df3e-46c5-913f-f2d2f965ed0e) per NIC:
+ * NVSP version negotiation (1 .. 6.1), the receive and send buffers as GPADL
+ * sections, RNDIS control (rndis.h) and the data path both ways, with the
+ * frames going to and coming from a back-end (tap.h, or a test fake).
+ *
+ * What it is not (yet): no checksum/LSO offloads (the guest is told there
+ * are none and computes everything itself), no vRSS sub-channels, no SR-IOV
+ * VF, no MAC change through OID_GEN_RNDIS_CONFIG_PARAMETER, MTU 1500.
+ *
+ * Threads: the VMBus callbacks run on the VM's event loop with the server
+ * lock held; netvsp_rx(), netvsp_set_link() and netvsp_get_stats() take that
+ * lock and may be called from any thread (the back-end's receive thread).
+ * Guest frames are handed to be->tx with the lock held: it must not block.
+ * This module does not log; errors are counted in struct netvsp_stats.
+ *
+ * Spec: hyperv-guest-interface.md §7, checked against Linux 6.1
+ * drivers/net/hyperv/{netvsc.c,rndis_filter.c}.
+ */
+#ifndef OPENHV_NETVSP_H
+#define OPENHV_NETVSP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/util.h"
+#include "gm/gm.h"
+#include "vmbus/vmbus.h"
+
+#define NETVSP_CLASS_GUID                                                                          \
+	{ 0x63, 0x51, 0x61, 0xf8, 0x3e, 0xdf, 0xc5, 0x46, 0x91, 0x3f, 0xf2, 0xd2, 0xf9, 0x65, 0xed, \
+	  0x0e }
+
+/* Receive-buffer section size we hand out (Hyper-V's and the guest's default). */
+#define NETVSP_RECV_SECTION_SIZE 1728u
+/* Send-buffer section size we ask the guest to use. */
+#define NETVSP_SEND_SECTION_SIZE 6144u
+/* Largest RNDIS byte stream of one guest NVSP message we accept. */
+#define NETVSP_MAX_MSG (72u * 1024u)
+
+struct netvsp;
+
+struct netvsp_config {
+	uint8_t mac[6];
+	uint16_t vlan;      /* access VLAN 1..4094: tag on the way out, strip on the way in; 0 = none */
+};
+
+/* Where guest frames go, and how the receive side learns it may retry. */
+struct netvsp_backend {
+	/* A complete Ethernet frame from the guest (lock held; must not block).
+	 * Return 0, or -errno when it was dropped. */
+	int (*tx)(void *opaque, const void *frame, size_t len);
+	/* Optional: netvsp_rx() returned -EAGAIN earlier and there is room now
+	 * (lock held; just wake the receive thread). */
+	void (*rx_room)(void *opaque);
+	void *opaque;
+};
+
+struct netvsp_stats {
+	uint64_t tx_frames, tx_bytes, tx_dropped;   /* guest -> back-end */
+	uint64_t rx_frames, rx_bytes, rx_dropped;   /* back-end -> guest */
+	uint64_t rx_filtered;                       /* guest's packet filter said no */
+	uint64_t rx_no_room;                        /* -EAGAIN: no free section or ring full */
+	uint64_t bad_msgs;                          /* malformed NVSP/RNDIS/PPI, dropped */
+	uint64_t ctl_msgs;                          /* RNDIS control requests answered */
+	uint32_t nvsp_version;                      /* negotiated, 0 = none */
+	bool rndis_up;                              /* RNDIS initialised, buffers in place */
+	uint32_t packet_filter;
+	bool link_up;
+};
+
+/*
+ * Register a NIC on srv with this instance GUID. gm is the guest memory (for
+ * GPA-direct ranges); be is copied. The link starts up.
+ * 0, -ENOMEM, or an error of vmbus_server_add_device.
+ */
+int netvsp_new(struct vmbus_server *srv, const struct gm *gm, const struct netvsp_config *cfg,
+	       const uint8_t instance_guid[16], const struct netvsp_backend *be,
+	       struct netvsp **ret) MUST_CHECK;
+/* Remove the device (rescind) and free. Stop the back-end's thread first. NULL ok. */
+void netvsp_free(struct netvsp *nv);
+
+/*
+ * A frame from the back-end for the guest (any thread). 0 = delivered or
+ * dropped by the guest's filter; -EAGAIN = no room right now, keep the frame
+ * and retry after be->rx_room; -ENOTCONN = the guest's driver is not ready
+ * (frame dropped); -EMSGSIZE = not an acceptable frame (dropped).
+ */
+int netvsp_rx(struct netvsp *nv, const void *frame, size_t len);
+
+/* Carrier change (any thread): the guest gets a media connect/disconnect indication. */
+void netvsp_set_link(struct netvsp *nv, bool up);
+
+void netvsp_get_stats(struct netvsp *nv, struct netvsp_stats *ret);
+
+#endif

@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: MIT
+/*
+ * RNDIS device logic for netvsp: control requests and the packet/PPI format
+ * (see rndis.h). Answers are shaped the way Linux 6.1 rndis_filter.c checks
+ * them: QUERY_C info_buf_offset = 16, info_buflen exactly the OID's size,
+ * unsupported OIDs answered NOT_SUPPORTED with an empty buffer.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "vsp/netvsp/rndis.h"
+
+#define HDR sizeof(struct rndis_hdr_wire)
+
+static const uint32_t rndis_supported_oids[] = {
+	OID_GEN_SUPPORTED_LIST,       OID_GEN_HARDWARE_STATUS,     OID_GEN_MEDIA_SUPPORTED,
+	OID_GEN_MEDIA_IN_USE,         OID_GEN_MAXIMUM_FRAME_SIZE,  OID_GEN_LINK_SPEED,
+	OID_GEN_TRANSMIT_BLOCK_SIZE,  OID_GEN_RECEIVE_BLOCK_SIZE,  OID_GEN_VENDOR_ID,
+	OID_GEN_VENDOR_DESCRIPTION,   OID_GEN_CURRENT_PACKET_FILTER, OID_GEN_MAXIMUM_TOTAL_SIZE,
+	OID_GEN_MEDIA_CONNECT_STATUS, OID_GEN_MAXIMUM_SEND_PACKETS, OID_GEN_XMIT_OK,
+	OID_GEN_RCV_OK,               OID_GEN_XMIT_ERROR,          OID_GEN_RCV_ERROR,
+	OID_GEN_RCV_NO_BUFFER,        OID_GEN_FRIENDLY_NAME,       OID_802_3_PERMANENT_ADDRESS,
+	OID_802_3_CURRENT_ADDRESS,    OID_802_3_MAXIMUM_LIST_SIZE, OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES,
+};
+
+static void put_hdr(uint8_t *out, uint32_t type, uint32_t len)
+{
+	struct rndis_hdr_wire h = { .type = type, .len = len };
+
+	memcpy(out, &h, sizeof(h));
+}
+
+/* QUERY_C with `data` of n bytes (n <= RNDIS_RESP_MAX - 24). */
+static uint32_t query_reply(uint8_t *out, uint32_t req_id, uint32_t status, const void *data,
+			    uint32_t n)
+{
+	struct rndis_query_c_wire c = {
+		.req_id = req_id, .status = status, .info_buflen = n,
+		/* SPEC §7.5: offset from req_id, >= 16 even when empty. */
+		.info_buf_offset = sizeof(c),
+	};
+	uint32_t len = (uint32_t)(HDR + sizeof(c)) + n;
+
+	put_hdr(out, RNDIS_MSG_QUERY_C, len);
+	memcpy(out + HDR, &c, sizeof(c));
+	if (n)
+		memcpy(out + HDR + sizeof(c), data, n);
+	return len;
+}
+
+static uint32_t simple_reply(uint8_t *out, uint32_t type, uint32_t req_id, uint32_t status)
+{
+	struct rndis_set_c_wire c = { .req_id = req_id, .status = status };
+
+	put_hdr(out, type, (uint32_t)(HDR + sizeof(c)));
+	memcpy(out + HDR, &c, sizeof(c));
+	return (uint32_t)(HDR + sizeof(c));
+}
+
+/* The offload capabilities: none (the guest computes every checksum and
+ * segments itself); revision and size follow what the guest asked for. */
+static uint32_t offload_caps(const uint8_t *in, uint32_t in_len, struct ndis_offload_wire *o)
+{
+	uint8_t rev = 3;
+	uint16_t size = NDIS_OFFLOAD_SIZE;
+
+	if (in_len >= sizeof(struct ndis_object_header_wire)) {
+		struct ndis_object_header_wire h;
+
+		memcpy(&h, in, sizeof(h));
+		if (h.type == NDIS_OBJECT_TYPE_OFFLOAD && h.revision >= 1 && h.revision < 3) {
+			rev = h.revision;
+			size = rev == 2 ? NDIS_OFFLOAD_SIZE_6_1 : NDIS_OFFLOAD_SIZE_6_0;
+		}
+	}
+	memset(o, 0, sizeof(*o));
+	o->hdr.type = NDIS_OBJECT_TYPE_OFFLOAD;
+	o->hdr.revision = rev;
+	o->hdr.size = size;
+	return size;
+}
+
+static uint32_t do_query(struct rndis_state *st, const struct rndis_query_wire *q,
+			 const uint8_t *in, uint32_t in_len, uint8_t *out)
+{
+	union {
+		uint32_t u32;
+		uint64_t u64;
+		uint8_t mac[6];
+		uint16_t name[32];
+		struct ndis_offload_wire off;
+		uint32_t list[ARRAY_SIZE(rndis_supported_oids)];
+	} v;
+	uint32_t n = 4;
+	static const char friendly[] = "Network Adapter"; /* the name Linux leaves alone */
+	static const char vendor[] = "openhv synthetic NIC";
+
+	memset(&v, 0, sizeof(v));
+	switch (q->oid) {
+	case OID_GEN_SUPPORTED_LIST:
+		memcpy(v.list, rndis_supported_oids, sizeof(v.list));
+		n = sizeof(v.list);
+		break;
+	case OID_GEN_HARDWARE_STATUS:   /* ready */
+	case OID_GEN_MEDIA_SUPPORTED:   /* 802.3 */
+	case OID_GEN_MEDIA_IN_USE:
+	case OID_GEN_VENDOR_ID:
+		v.u32 = 0;
+		break;
+	case OID_GEN_MAXIMUM_FRAME_SIZE:
+		v.u32 = st->mtu;
+		break;
+	case OID_GEN_MAXIMUM_TOTAL_SIZE:
+	case OID_GEN_TRANSMIT_BLOCK_SIZE:
+	case OID_GEN_RECEIVE_BLOCK_SIZE:
+		v.u32 = st->mtu + 14;
+		break;
+	case OID_GEN_LINK_SPEED:
+		v.u32 = st->link_speed;
+		break;
+	case OID_GEN_CURRENT_PACKET_FILTER:
+		v.u32 = st->filter;
+		break;
+	case OID_GEN_MEDIA_CONNECT_STATUS:
+		v.u32 = st->link_up ? 0 : 1; /* 0 = connected */
+		break;
+	case OID_GEN_MAXIMUM_SEND_PACKETS:
+		v.u32 = RNDIS_MAX_PKT_PER_MSG;
+		break;
+	case OID_802_3_MAXIMUM_LIST_SIZE:
+		v.u32 = 32;
+		break;
+	case OID_GEN_XMIT_OK:
+		v.u64 = st->xmit_ok;
+		n = 8;
+		break;
+	case OID_GEN_RCV_OK:
+		v.u64 = st->rcv_ok;
+		n = 8;
+		break;
+	case OID_GEN_XMIT_ERROR:
+		v.u64 = st->xmit_err;
+		n = 8;
+		break;
+	case OID_GEN_RCV_ERROR:
+		v.u64 = st->rcv_err;
+		n = 8;
+		break;
+	case OID_GEN_RCV_NO_BUFFER:
+		v.u64 = st->rcv_nobuf;
+		n = 8;
+		break;
+	case OID_802_3_PERMANENT_ADDRESS:
+	case OID_802_3_CURRENT_ADDRESS:
+		memcpy(v.mac, st->mac, 6);
+		n = 6; /* SPEC: exactly 6 or the probe fails */
+		break;
+	case OID_GEN_FRIENDLY_NAME: /* UTF-16LE with terminator */
+		for (n = 0; friendly[n]; n++)
+			v.name[n] = (uint8_t)friendly[n];
+		n = (n + 1) * 2;
+		break;
+	case OID_GEN_VENDOR_DESCRIPTION:
+		memcpy(&v, vendor, sizeof(vendor));
+		n = sizeof(vendor);
+		break;
+	case OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES:
+		n = offload_caps(in, in_len, &v.off);
+		break;
+	default:
+		/* OID_GEN_RECEIVE_SCALE_CAPABILITIES among others: no vRSS. */
+		return query_reply(out, q->req_id, RNDIS_STATUS_NOT_SUPPORTED, NULL, 0);
+	}
+	/* A caller buffer smaller than the value cannot take it. */
+	if (q->info_buflen && q->info_buflen < n && q->oid != OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES)
+		return query_reply(out, q->req_id, RNDIS_STATUS_BUFFER_OVERFLOW, NULL, 0);
+	return query_reply(out, q->req_id, RNDIS_STATUS_SUCCESS, &v, n);
+}
+
+static uint32_t do_set(struct rndis_state *st, const struct rndis_query_wire *q, const uint8_t *in,
+		       uint32_t in_len)
+{
+	switch (q->oid) {
+	case OID_GEN_CURRENT_PACKET_FILTER: {
+		uint32_t f;
+
+		if (in_len != 4)
+			return RNDIS_STATUS_INVALID_DATA;
+		memcpy(&f, in, 4);
+		st->filter = f;
+		return RNDIS_STATUS_SUCCESS;
+	}
+	case OID_TCP_OFFLOAD_PARAMETERS: {
+		struct ndis_object_header_wire h;
+
+		/* We advertised no offloads, so whatever the guest asks to
+		 * enable stays off; only the shape is checked. */
+		if (in_len < NDIS_OFFLOAD_PARAMS_SIZE_6_0)
+			return RNDIS_STATUS_INVALID_DATA;
+		memcpy(&h, in, sizeof(h));
+		if (h.type != NDIS_OBJECT_TYPE_DEFAULT)
+			return RNDIS_STATUS_INVALID_DATA;
+		return RNDIS_STATUS_SUCCESS;
+	}
+	case OID_GEN_CURRENT_LOOKAHEAD:
+	case OID_802_3_MULTICAST_LIST:       /* we pass all multicast the filter allows */
+	case OID_GEN_NETWORK_LAYER_ADDRESSES:
+		return RNDIS_STATUS_SUCCESS;
+	default:
+		/* Includes OID_GEN_RNDIS_CONFIG_PARAMETER: no MAC change. */
+		return RNDIS_STATUS_NOT_SUPPORTED;
+	}
+}
+
+int rndis_control(struct rndis_state *st, const uint8_t *msg, uint32_t len, uint8_t *out,
+		  uint32_t *ret_len)
+{
+	struct rndis_hdr_wire h;
+	uint32_t req_id;
+
+	*ret_len = 0;
+	if (len < HDR + 4) {
+		st->bad_msgs++;
+		return -EPROTO;
+	}
+	memcpy(&h, msg, sizeof(h));
+	memcpy(&req_id, msg + HDR, 4);
+	if (h.len != len) {
+		st->bad_msgs++;
+		return -EPROTO;
+	}
+	switch (h.type) {
+	case RNDIS_MSG_INIT: {
+		struct rndis_init_c_wire c = {
+			.req_id = req_id, .status = RNDIS_STATUS_SUCCESS, .major = 1, .minor = 0,
+			.dev_flags = 1 /* connectionless */, .medium = 0 /* 802.3 */,
+			.max_pkt_per_msg = RNDIS_MAX_PKT_PER_MSG,
+			.max_xfer_size = RNDIS_MAX_XFER_SIZE,
+			.pkt_alignment_factor = RNDIS_PKT_ALIGN_SHIFT,
+		};
+
+		if (len < HDR + sizeof(struct rndis_init_wire)) {
+			c.status = RNDIS_STATUS_INVALID_DATA;
+			st->bad_msgs++;
+		} else {
+			st->initialized = true;
+			st->filter = 0;
+		}
+		put_hdr(out, RNDIS_MSG_INIT_C, (uint32_t)(HDR + sizeof(c)));
+		memcpy(out + HDR, &c, sizeof(c));
+		*ret_len = (uint32_t)(HDR + sizeof(c));
+		return c.status ? -EPROTO : 0;
+	}
+	case RNDIS_MSG_HALT:
+		st->initialized = false;
+		st->filter = 0;
+		return 0;
+	case RNDIS_MSG_RESET: {
+		struct rndis_reset_c_wire c = { .status = RNDIS_STATUS_SUCCESS };
+
+		st->filter = 0;
+		put_hdr(out, RNDIS_MSG_RESET_C, (uint32_t)(HDR + sizeof(c)));
+		memcpy(out + HDR, &c, sizeof(c));
+		*ret_len = (uint32_t)(HDR + sizeof(c));
+		return 0;
+	}
+	case RNDIS_MSG_KEEPALIVE:
+		*ret_len = simple_reply(out, RNDIS_MSG_KEEPALIVE_C, req_id, RNDIS_STATUS_SUCCESS);
+		return 0;
+	case RNDIS_MSG_QUERY:
+	case RNDIS_MSG_SET: {
+		struct rndis_query_wire q;
+		const uint8_t *in = NULL;
+		uint32_t in_len = 0;
+		bool ok = len >= HDR + sizeof(q);
+
+		if (ok) {
+			memcpy(&q, msg + HDR, sizeof(q));
+			in_len = q.info_buflen;
+			/* SECURITY: the input buffer must lie in the message. */
+			if (in_len) {
+				ok = q.info_buf_offset >= sizeof(q) &&
+				     range_ok(q.info_buf_offset, in_len, len - HDR);
+				in = msg + HDR + q.info_buf_offset;
+			}
+		}
+		if (!ok) {
+			st->bad_msgs++;
+			*ret_len = h.type == RNDIS_MSG_QUERY ?
+				   query_reply(out, req_id, RNDIS_STATUS_INVALID_DATA, NULL, 0) :
+				   simple_reply(out, RNDIS_MSG_SET_C, req_id,
+						RNDIS_STATUS_INVALID_DATA);
+			return -EPROTO;
+		}
+		if (h.type == RNDIS_MSG_QUERY)
+			*ret_len = do_query(st, &q, in, in_len, out);
+		else
+			*ret_len = simple_reply(out, RNDIS_MSG_SET_C, req_id,
+						do_set(st, &q, in, in_len));
+		return 0;
+	}
+	default:
+		return -ENOTSUP;
+	}
+}
+
+int rndis_parse_packet(const uint8_t *msg, uint32_t len, struct rndis_tx_info *ret)
+{
+	struct rndis_packet_wire p;
+	uint32_t body_len, off, end;
+
+	memset(ret, 0, sizeof(*ret));
+	if (len < HDR + sizeof(p))
+		return -EPROTO;
+	memcpy(&p, msg + HDR, sizeof(p));
+	body_len = len - (uint32_t)HDR;
+	/* SPEC §7.7: offsets are relative to the packet body (header + 8). */
+	if (!p.data_len || p.data_offset < sizeof(p) || !range_ok(p.data_offset, p.data_len, body_len))
+		return -EPROTO;
+	ret->data_off = (uint32_t)HDR + p.data_offset;
+	ret->data_len = p.data_len;
+	if (!p.ppi_len)
+		return 0;
+	if (p.ppi_offset < sizeof(p) || !range_ok(p.ppi_offset, p.ppi_len, body_len))
+		return -EPROTO;
+	off = p.ppi_offset;
+	end = p.ppi_offset + p.ppi_len;
+	while (off < end) {
+		struct rndis_ppi_wire ppi;
+		uint32_t val;
+
+		if (!range_ok(off, sizeof(ppi), end))
+			return -EPROTO;
+		memcpy(&ppi, msg + HDR + off, sizeof(ppi));
+		if (ppi.size < sizeof(ppi) || !range_ok(off, ppi.size, end) ||
+		    ppi.ppi_offset < sizeof(ppi) || ppi.ppi_offset > ppi.size)
+			return -EPROTO;
+		if (ppi.size - ppi.ppi_offset >= 4 && !(ppi.type & RNDIS_PPI_INTERNAL)) {
+			memcpy(&val, msg + HDR + off + ppi.ppi_offset, 4);
+			switch (ppi.type) {
+			case RNDIS_PPI_VLAN:
+				/* PPI: prio 0-2, cfi 3, vid 4-15 -> tag order */
+				ret->has_vlan = true;
+				ret->vlan_tci = (uint16_t)(((val & 7u) << 13) | ((val >> 3 & 1u) << 12) |
+							   ((val >> 4) & 0xFFFu));
+				break;
+			case RNDIS_PPI_CHECKSUM:
+				ret->has_csum = true;
+				ret->csum_info = val;
+				break;
+			case RNDIS_PPI_LSO:
+				ret->has_lso = true;
+				ret->lso_info = val;
+				break;
+			default:
+				break;
+			}
+		}
+		off += ppi.size;
+	}
+	return 0;
+}
+
+uint32_t rndis_build_rx_header(uint8_t *out, uint32_t frame_len, int32_t vlan_tci)
+{
+	struct rndis_packet_wire p = { .data_offset = sizeof(p), .data_len = frame_len };
+	uint32_t hlen = (uint32_t)RNDIS_RX_HDR_LEN;
+
+	if (vlan_tci >= 0) {
+		struct rndis_ppi_wire ppi = { .size = sizeof(ppi) + 4, .type = RNDIS_PPI_VLAN,
+					      .ppi_offset = sizeof(ppi) };
+		uint32_t t = (uint32_t)vlan_tci, val;
+
+		val = (t >> 13 & 7u) | (t >> 12 & 1u) << 3 | (t & 0xFFFu) << 4;
+		p.ppi_offset = sizeof(p);
+		p.ppi_len = ppi.size;
+		p.data_offset = sizeof(p) + ppi.size;
+		memcpy(out + RNDIS_RX_HDR_LEN, &ppi, sizeof(ppi));
+		memcpy(out + RNDIS_RX_HDR_LEN + sizeof(ppi), &val, 4);
+		hlen = (uint32_t)RNDIS_RX_HDR_LEN_VLAN;
+	}
+	put_hdr(out, RNDIS_MSG_PACKET, hlen + frame_len);
+	memcpy(out + HDR, &p, sizeof(p));
+	return hlen;
+}
+
+uint32_t rndis_build_indicate(uint8_t *out, uint32_t status)
+{
+	struct rndis_indicate_wire s = { .status = status, .status_buf_offset = sizeof(s) };
+	uint32_t len = (uint32_t)(HDR + sizeof(s));
+
+	put_hdr(out, RNDIS_MSG_INDICATE, len);
+	memcpy(out + HDR, &s, sizeof(s));
+	return len;
+}
+
+bool rndis_filter_accepts(const struct rndis_state *st, const uint8_t *frame, uint32_t len)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	uint32_t f = st->filter;
+
+	if (len < 14 || !f)
+		return false;
+	if (f & NDIS_PACKET_TYPE_PROMISCUOUS)
+		return true;
+	if (!memcmp(frame, bcast, 6))
+		return f & NDIS_PACKET_TYPE_BROADCAST;
+	if (frame[0] & 1)
+		return f & (NDIS_PACKET_TYPE_MULTICAST | NDIS_PACKET_TYPE_ALL_MULTICAST);
+	return (f & NDIS_PACKET_TYPE_DIRECTED) && !memcmp(frame, st->mac, 6);
+}
