@@ -12,7 +12,7 @@
  *   worker -> service: HELLO (after SETUP and on every reconnection), STATE,
  *                      EXITED (last message), REPLY (one per CMD, same seq)
  *
- * Room for later work: CTL_CAP_* bits announce integration services; with
+ * Integration services: CTL_CAP_* bits announce what the worker can do; with
  * CTL_CAP_SHUTDOWN_IC a CMD_STOP first asks the guest to shut down and only
  * hard-stops after timeout_ms; CMD_GUEST_INFO returns heartbeat/KVP as JSON.
  */

@@ -101,7 +101,7 @@ expect_status 409 "start while running" POST /vms/api1/start
 check "conflict message says running" grep -q "running" "$T_DIR/body"
 expect_status 409 "PATCH while running" PATCH /vms/api1 '{"cpus":2}'
 expect_status 409 "DELETE while running" DELETE /vms/api1
-expect_status 501 "guest info not available yet" GET /vms/api1/guest
+expect_status 501 "guest info: the idle engine has no integration services" GET /vms/api1/guest
 expect_status 400 "console without upgrade" POST /vms/api1/console
 expect_status 200 "pause" POST /vms/api1/pause
 expect_status 200 "resume" POST /vms/api1/resume
