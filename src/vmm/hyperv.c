@@ -86,6 +86,13 @@ static int vbh_signal_event(void *opaque, uint32_t vp_index, uint8_t sint, uint3
 	return hv_synic_signal_event(h->hv, vp_index, sint, flag);
 }
 
+static void vbh_flush_msgs(void *opaque, uint32_t vp_index, uint8_t sint)
+{
+	struct vm_hyperv *h = opaque;
+
+	hv_synic_flush_queue(h->hv, vp_index, sint);
+}
+
 static void vbh_wake(void *opaque)
 {
 	struct vm_hyperv *h = opaque;
@@ -99,6 +106,7 @@ static void vbh_wake(void *opaque)
 static const struct vmbus_host_ops vmbus_ops = {
 	.post_msg = vbh_post_msg,
 	.signal_event = vbh_signal_event,
+	.flush_msgs = vbh_flush_msgs,
 	.wake = vbh_wake,
 };
 
@@ -241,12 +249,10 @@ static void *event_loop(void *arg)
 int vm_hyperv_new(struct gm *gm, unsigned int n_vps, vm_hyperv_crash_fn crash, void *opaque,
 		  struct vm_hyperv **ret)
 {
-	/* A provisional hv, only for the CPUID table, which does not depend on the
-	 * TSC frequency; the real one is made once the partition can tell it. */
+	/* The CPUID table does not depend on the TSC frequency, which only the
+	 * partition can tell; hv itself is made once the partition exists. */
 	struct hv_config hcfg = { .vp_count = n_vps, .crash_msrs = true, .tsc_hz = 1000000000ULL };
-	const struct hv_cpuid_entry *tab;
 	struct vm_hyperv *h;
-	struct hv *probe;
 	uint32_t first, count;
 	int r;
 
@@ -258,16 +264,12 @@ int vm_hyperv_new(struct gm *gm, unsigned int n_vps, vm_hyperv_crash_fn crash, v
 	h->crash = crash;
 	h->crash_opaque = opaque;
 	h->wake_fd = h->timer_fd = h->epoll_fd = h->stop_fd = -1;
-	r = hv_new(gm, &hcfg, &hv_ops, h, &probe);
+	r = hv_cpuid_for_config(&hcfg, h->cpuid);
 	if (r) {
 		free(h);
 		return r;
 	}
-	tab = hv_cpuid_table(probe, &h->n_cpuid);
-	if (h->n_cpuid > HV_CPUID_ENTRIES)
-		h->n_cpuid = HV_CPUID_ENTRIES;
-	memcpy(h->cpuid, tab, h->n_cpuid * sizeof(*tab));
-	hv_free(probe);
+	h->n_cpuid = HV_CPUID_ENTRIES;
 	hv_msr_filter_range(&first, &count);
 	h->hooks = (struct part_hooks){
 		.opaque = h,
