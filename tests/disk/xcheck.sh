@@ -104,6 +104,18 @@ head -c $SIZE /dev/zero >io.raw
 qemu-io -f raw -c 'write -P 0x5a 1M 3M' -c 'write -P 0xa5 33M 512' io.raw >/dev/null
 t "we read qemu-io's writes" ours_reads io.vhdx io.raw
 
+# CHS geometry in our VHD footers matches qemu's (same algorithm from the spec).
+chs_same() {
+	local sz
+	qemu-img create -q -f vpc -o subformat=fixed "g-q$1.vhd" "$1" || return 1
+	sz=$(qemu-img info -f vpc --output=json "g-q$1.vhd" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p')
+	"$OPENHV" disk create "g-o$1.vhd" --size "$sz" --type fixed >/dev/null || return 1
+	[ "$(tail -c 512 "g-q$1.vhd" | od -An -tx1 -j56 -N4)" = "$(tail -c 512 "g-o$1.vhd" | od -An -tx1 -j56 -N4)" ]
+}
+for sz in 10M 300M 4G 100G; do
+	t "VHD CHS geometry for $sz matches qemu-img" chs_same $sz
+done
+
 # 3. Differencing chains three deep (VHDX and VHD).
 for ext in vhdx vhd; do
 	t "$ext chain: base" "$OPENHV" disk convert src.raw base.$ext
