@@ -70,6 +70,7 @@ struct netvsp {
 
 	struct rndis_state rndis;
 	bool rx_blocked;                /* netvsp_rx said -EAGAIN: call be.rx_room */
+	bool overflow;                  /* guest never reads its ring: break the channel */
 
 	struct ctl_msg ctlq[NETVSP_CTLQ];
 	uint32_t ctlq_head, ctlq_count;
@@ -145,8 +146,10 @@ static int send_comp(struct netvsp *nv, uint64_t trans_id, const void *msg, size
 	if (nv->n_comps == nv->cap_comps) {
 		uint32_t cap = nv->cap_comps ? nv->cap_comps * 2 : 64;
 
-		if (cap > NETVSP_MAX_PENDING_COMP)
-			return -EPROTO; /* the guest keeps sending without reading */
+		if (cap > NETVSP_MAX_PENDING_COMP) {
+			nv->overflow = true; /* the guest keeps sending without reading */
+			return -EPROTO;
+		}
 		pc = realloc(nv->comps, cap * sizeof(*pc));
 		if (!pc)
 			return -ENOMEM;
@@ -564,7 +567,7 @@ static int nv_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 		break;
 	case NVSP_MSG1_SEND_RNDIS_PKT:
 		on_rndis_pkt(nv, pkt, &m.rndis);
-		return 0;
+		break;
 	case NVSP_MSG5_SUBCHANNEL: {
 		/* No vRSS: we never advertise receive queues, so refuse. */
 		struct nvsp_subchannel_wire c = { .type = NVSP_MSG5_SUBCHANNEL,
@@ -572,7 +575,7 @@ static int nv_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 
 		if (want_comp)
 			(void)send_comp(nv, pkt->trans_id, &c, sizeof(c));
-		return 0;
+		break;
 	}
 	default: {
 		/* Unknown: never leave a waiting guest hanging. */
@@ -581,10 +584,11 @@ static int nv_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 		nv->stats.bad_msgs++;
 		if (want_comp)
 			(void)send_comp(nv, pkt->trans_id, &c, sizeof(c));
-		return 0;
+		break;
 	}
 	}
-	return 0;
+	/* -EPROTO puts the channel in the broken state until it is reopened. */
+	return nv->overflow ? -EPROTO : 0;
 }
 
 /* ---- channel lifecycle ---- */
@@ -598,6 +602,7 @@ static void reset_state(struct netvsp *nv)
 	nv->rndis.initialized = false;
 	nv->rndis.filter = 0;
 	nv->n_comps = 0;
+	nv->overflow = false;
 	nv->ctlq_head = nv->ctlq_count = 0;
 }
 

@@ -693,6 +693,33 @@ static void test_close_reopen(void)
 	env_down(&e);
 }
 
+static void test_flooding_guest_breaks_channel(void)
+{
+	struct env e;
+	struct vmbus_stats vs;
+	uint32_t m[10] = { 999 };
+	int i;
+
+	env_up(&e, 0);
+	/* Requests wanting completions, never reading the host->guest ring:
+	 * completions queue up to a bound, then the channel is broken. */
+	for (i = 0; i < 40000; i++) {
+		if (fg_chan_write(&e.g.ch, VMBUS_PKT_DATA_INBAND, VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
+				  (uint64_t)i + 1, m, sizeof(m)))
+			break;
+		vmbus_server_get_stats(e.fg->srv, &vs);
+		if (vs.chan_broken)
+			break;
+	}
+	vmbus_server_get_stats(e.fg->srv, &vs);
+	T_EXPECT_EQ(vs.chan_broken, 1);
+	/* reopening the channel starts afresh */
+	T_ASSERT_EQ(fg_close(&e.g.ch), 0);
+	T_ASSERT_EQ(nvg_open(&e.g, e.fg, &e.offer, 64), 0);
+	env_probe(&e, NVSP_VERSION_61);
+	env_down(&e);
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { 0, ms * 1000000L };
@@ -772,6 +799,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_vlan_access_port),
 	T_CASE(test_hostile_nvsp),
 	T_CASE(test_close_reopen),
+	T_CASE(test_flooding_guest_breaks_channel),
 	T_CASE(test_tap_socketpair),
 	{ 0 },
 };

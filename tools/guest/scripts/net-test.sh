@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: MIT
+# Guest script "net-test": bring up the synthetic NIC (hv_netvsc) with a
+# link-local address and exercise it against the host side of the TAP that
+# tests/guest/test_network.sh prepared (169.254.100.1): ping, a download and
+# an upload over TCP with SHA-256 checks, then watch the carrier go down and
+# up while the host toggles its TAP. Only 169.254.100.0/24 is used.
+. /ohv/lib.sh
+
+HOST=169.254.100.1
+ME=169.254.100.2
+
+modprobe hv_vmbus || ohv_fail "hv_vmbus did not load"
+modprobe hv_netvsc || ohv_fail "hv_netvsc did not load"
+dev=
+i=0
+while [ -z "$dev" ] && [ $i -lt 100 ]; do
+	for d in /sys/class/net/*; do
+		[ "$(basename "$(readlink "$d/device/driver" 2>/dev/null)")" = hv_netvsc ] && dev=$(basename "$d")
+	done
+	[ -n "$dev" ] || sleep 0.1
+	i=$((i + 1))
+done
+[ -n "$dev" ] || ohv_fail "no hv_netvsc interface appeared ($(dmesg | grep -i netvsc | tail -n 1))"
+echo "ohv-net-dev=$dev mac=$(cat /sys/class/net/$dev/address) mtu=$(cat /sys/class/net/$dev/mtu)"
+ip link set lo up
+ip addr add $ME/24 dev "$dev" || ohv_fail "cannot set the address"
+ip link set "$dev" up || ohv_fail "cannot bring $dev up"
+i=0
+while [ "$(cat /sys/class/net/$dev/carrier 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+echo "ohv-net-carrier=$(cat /sys/class/net/$dev/carrier 2>/dev/null)"
+
+if ping -c 3 -W 5 $HOST >/tmp/ping 2>&1; then
+	echo "ohv-net-ping-host=ok"
+else
+	echo "ohv-net-ping-host=fail"
+	cat /tmp/ping
+fi
+echo "ohv-net-ready"
+
+# Download: the host serves a file on 5555 and closes.
+t0=$(cut -d' ' -f1 /proc/uptime)
+timeout 120 nc $HOST 5555 >/tmp/dl
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "ohv-net-dl-seconds=$t0..$t1"
+echo "ohv-net-dl-bytes=$(wc -c </tmp/dl) ohv-net-dl-sha=$(sha256sum /tmp/dl | cut -d' ' -f1)"
+# Upload: the host reads a known number of bytes on 5556, then closes.
+dd if=/dev/urandom of=/tmp/ul bs=65536 count=16 2>/dev/null
+echo "ohv-net-ul-sha=$(sha256sum /tmp/ul | cut -d' ' -f1)"
+t0=$(cut -d' ' -f1 /proc/uptime)
+timeout 120 nc $HOST 5556 </tmp/ul >/dev/null
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "ohv-net-ul-seconds=$t0..$t1"
+echo "ohv-net-ul-done"
+
+# Link: the host sets its TAP down, then up again.
+echo "ohv-net-wait-link"
+i=0
+while [ "$(cat /sys/class/net/$dev/carrier 2>/dev/null)" = 1 ] && [ $i -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+echo "ohv-net-link-down carrier=$(cat /sys/class/net/$dev/carrier 2>/dev/null)"
+i=0
+while [ "$(cat /sys/class/net/$dev/carrier 2>/dev/null)" != 1 ] && [ $i -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+echo "ohv-net-link-up carrier=$(cat /sys/class/net/$dev/carrier 2>/dev/null)"
+if ping -c 2 -W 5 $HOST >/dev/null 2>&1; then
+	echo "ohv-net-ping-after-link=ok"
+else
+	echo "ohv-net-ping-after-link=fail"
+fi
+s=/sys/class/net/$dev/statistics
+echo "ohv-net-stats rx_packets=$(cat $s/rx_packets) tx_packets=$(cat $s/tx_packets) rx_errors=$(cat $s/rx_errors) tx_errors=$(cat $s/tx_errors) rx_dropped=$(cat $s/rx_dropped)"
+ohv_pass
+ohv_poweroff
