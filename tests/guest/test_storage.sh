@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Guest tests for synthetic SCSI storage (storvsp) with the stock hv_storvsc
+# driver, in two boots: (1) raw, VHDX, read-only, failing and 4Kn disks plus
+# a DVD: capacities, sector sizes, byte-for-byte data on the host images,
+# qemu-img check, discard, write refusal, a host I/O error the guest survives;
+# (2) data the guest fsync'ed is in the image after openhv is SIGKILLed.
+# Needs /dev/kvm (tools/with-kvm); qemu-img and genisoimage are optional
+# (their checks are skipped with the reason).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+tmp=$(mktemp -d /tmp/ohv-stor.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+echo "TAP version 13"
+
+MiB=1048576
+pattern() { yes "ohv-$1-pattern" | head -c $MiB; }
+# region FILE OFFSET_MIB: md5 of 1 MiB of a raw file.
+region() { dd if="$1" bs=$MiB skip="$2" count=1 2>/dev/null | md5sum | cut -d' ' -f1; }
+md5() { md5sum | cut -d' ' -f1; }
+disk_line() { grep -a "ohv-disk=.* hctl=0:0:0:$2 " "$1" | head -n1 | tr -d '\r'; }
+field() { echo "$1" | grep -oE "(^| )$2=[^ ]*" | head -n1 | cut -d= -f2; }
+
+have_qemu_img=0
+command -v qemu-img >/dev/null && have_qemu_img=1
+have_iso=0
+command -v genisoimage >/dev/null && have_iso=1
+
+# ---- boot 1 ----
+truncate -s 64M "$tmp/raw.img"
+"$OPENHV" disk create "$tmp/disk.vhdx" --size 100M --format vhdx >/dev/null
+head -c $((8 * MiB)) /dev/urandom >"$tmp/ro.img"
+truncate -s 512M "$tmp/err.img"
+"$OPENHV" disk create "$tmp/4k.vhdx" --size 48M --format vhdx --sector-size 4096 >/dev/null
+disks=(--disk "$tmp/raw.img" --disk "$tmp/disk.vhdx" --disk "$tmp/ro.img,ro" --disk "$tmp/err.img"
+       --disk "$tmp/4k.vhdx")
+if [ $have_iso = 1 ]; then
+	mkdir -p "$tmp/isodir"
+	head -c $((3 * MiB)) /dev/urandom >"$tmp/isodir/data.bin"
+	genisoimage -quiet -o "$tmp/cd.iso" -R "$tmp/isodir" 2>/dev/null || have_iso=0
+	[ $have_iso = 1 ] && disks+=(--disk "$tmp/cd.iso,dvd")
+fi
+log=$tmp/check.log
+# The host file of err.img may not grow past 256 MiB: writes beyond fail
+# with EFBIG (SIGXFSZ ignored), a real host I/O error without special code.
+(
+	trap '' XFSZ
+	ulimit -f $((256 * 1024))
+	guest_run "$log" --memory 512M "${disks[@]}" --cmdline "console=ttyS0 panic=-1 ohv.script=disk-check"
+	exit "$rc"
+)
+rc=$?
+t_check "boot 1: guest script ran to the end and powered off (rc=$rc)" \
+	sh -c "[ $rc -eq 0 ] && grep -q 'ohv-result=pass' '$log'"
+[ "$rc" -eq 0 ] || tail -n 40 "$log" | t_diag
+t_check "storvsc binds the controller (protocol negotiated, no init errors)" \
+	sh -c "grep -q 'scsi host.*storvsc' '$log' && ! grep -qiE 'storvsc.*(fail|error)' '$log'"
+
+l0=$(disk_line "$log" 0); l1=$(disk_line "$log" 1); l2=$(disk_line "$log" 2)
+l3=$(disk_line "$log" 3); l4=$(disk_line "$log" 4)
+t_check "LUN 0 raw: 64 MiB, 512-byte sectors, writable ($l0)" \
+	[ "$(field "$l0" bytes)" = 67108864 -a "$(field "$l0" lbs)" = 512 -a "$(field "$l0" ro)" = 0 ]
+t_check "LUN 1 VHDX: 100 MiB, 512-byte sectors ($l1)" \
+	[ "$(field "$l1" bytes)" = 104857600 -a "$(field "$l1" lbs)" = 512 ]
+t_check "LUN 2 read-only: 8 MiB, ro=1 ($l2)" [ "$(field "$l2" bytes)" = 8388608 -a "$(field "$l2" ro)" = 1 ]
+t_check "LUN 3: 512 MiB ($l3)" [ "$(field "$l3" bytes)" = 536870912 ]
+t_check "LUN 4 4Kn VHDX: 48 MiB, 4096-byte logical sectors ($l4)" \
+	[ "$(field "$l4" bytes)" = 50331648 -a "$(field "$l4" lbs)" = 4096 ]
+t_check "disks are non-rotational, write-back, with discard on writable images" \
+	[ "$(field "$l0" rot)" = 0 -a "$(field "$l0" wc)" = write_back -a "$(field "$l0" discard)" != 0 ]
+t_check "no phantom devices: exactly the configured LUNs on 0:0:0" \
+	[ "$(grep -acE '^ohv-disk=' "$log")" -eq $((5 + have_iso)) ]
+
+for lun in 0 1 4; do
+	t_check "LUN $lun: guest write with fsync succeeds and reads back uncached" \
+		sh -c "grep -q 'ohv-write-$lun=ok' '$log' && grep -q 'ohv-readback-$lun=ok' '$log' && grep -q 'ohv-lastblock-$lun=ok' '$log'"
+done
+t_check "raw image holds the guest's data byte for byte" \
+	[ "$(region "$tmp/raw.img" 1)" = "$(pattern lun0 | md5)" ]
+if [ $have_qemu_img = 1 ]; then
+	qemu-img convert -f vhdx -O raw "$tmp/disk.vhdx" "$tmp/vhdx.raw" 2>"$tmp/qconv.err"
+	t_check "VHDX holds the guest's data byte for byte (read by qemu-img)" \
+		[ "$(region "$tmp/vhdx.raw" 1)" = "$(pattern lun1 | md5)" ]
+	t_check "qemu-img check passes on the VHDX image after the guest's writes" \
+		sh -c "qemu-img check -f vhdx '$tmp/disk.vhdx' >'$tmp/qcheck.log' 2>&1"
+	t_diag <"$tmp/qcheck.log"
+else
+	t_skip "VHDX holds the guest's data byte for byte" "qemu-img is not installed"
+	t_skip "qemu-img check passes on the VHDX image" "qemu-img is not installed"
+fi
+# qemu-img cannot open 4Kn VHDX; read it back with our own library instead.
+"$OPENHV" disk convert "$tmp/4k.vhdx" "$tmp/4k.raw" --format raw >/dev/null 2>&1
+t_check "4Kn VHDX holds the guest's data byte for byte (read by openhv disk convert)" \
+	[ "$(region "$tmp/4k.raw" 1)" = "$(pattern lun4 | md5)" ]
+t_check "openhv disk check passes on both VHDX images" \
+	sh -c "'$OPENHV' disk check '$tmp/disk.vhdx' >/dev/null 2>&1 && '$OPENHV' disk check '$tmp/4k.vhdx' >/dev/null 2>&1"
+grep -a 'ohv-discard=' "$log" | t_diag
+t_check "guest discard (UNMAP) succeeds and the range reads zero on the host" \
+	sh -c "grep -q 'ohv-discard=ok' '$log' && [ \"\$(dd if='$tmp/raw.img' bs=$MiB skip=4 count=4 2>/dev/null | md5sum | cut -d' ' -f1)\" = \"\$(head -c $((4 * MiB)) /dev/zero | md5sum | cut -d' ' -f1)\" ]"
+# Punching a hole needs fallocate support in the host file system.
+if python3 -c "import os,sys; f=os.open('$tmp/raw.img', os.O_RDONLY); sys.exit(0 if os.lseek(f, 4<<20, os.SEEK_HOLE) == 4<<20 else 1)" 2>/dev/null; then
+	t_ok "discarded range is a hole in the raw image"
+else
+	t_skip "discarded range is a hole in the raw image" "$(stat -f -c %T "$tmp") under $tmp does not report a hole (no punch-hole support?)"
+fi
+t_check "read-only disk reads the host content" [ "$(value "$log" ohv-ro-md5)" = "$(head -c $((8 * MiB)) "$tmp/ro.img" | md5)" ]
+t_check "read-only disk refuses writes (DATA PROTECT) even with the guest's ro flag cleared" \
+	grep -q 'ohv-ro-write=refused' "$log"
+t_check "host I/O error (EFBIG past 256 MiB) reaches the guest as a failed write" \
+	grep -q 'ohv-err-write=failed' "$log"
+grep -a 'ohv-err-dmesg' "$log" | t_diag
+t_check "after the I/O error the disk keeps working and the VM keeps running" \
+	sh -c "grep -q 'ohv-err-after=ok' '$log' && grep -q 'ohv-alive=yes' '$log'"
+if [ $have_iso = 1 ]; then
+	t_check "DVD reads the ISO end to end" [ "$(value "$log" ohv-dvd-md5)" = "$(md5 <"$tmp/cd.iso")" ]
+	t_check "DVD refuses writes" grep -q 'ohv-dvd-write=refused' "$log"
+else
+	t_skip "DVD reads the ISO end to end" "genisoimage is not installed (apt-get install genisoimage)"
+	t_skip "DVD refuses writes" "genisoimage is not installed"
+fi
+
+# ---- boot 2: fsync, then SIGKILL ----
+truncate -s 32M "$tmp/fsync.img"
+log=$tmp/fsync.log
+timeout -k 5 400 "$OPENHV" run --kernel "$KERNEL" --initrd "$INITRD" --memory 512M \
+	--disk "$tmp/fsync.img" --cmdline "console=ttyS0 panic=-1 ohv.script=disk-fsync" \
+	</dev/null >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+	grep -q ohv-fsync-done "$log" && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.2
+done
+kill -KILL "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+t_check "guest reported its fsync'ed write" grep -q ohv-fsync-done "$log"
+grep -q ohv-fsync-done "$log" || tail -n 30 "$log" | t_diag
+t_check "fsync'ed data is in the image after openhv was killed with SIGKILL" \
+	[ "$(region "$tmp/fsync.img" 2)" = "$(yes ohv-fsync-pattern | head -c $MiB | md5)" ]
+t_done
