@@ -682,11 +682,145 @@ static int vhd_resize(struct disk *d, uint64_t new_size, struct disk_diag *diag)
 	return vhd_flush(d);
 }
 
+struct vhd_used {
+	uint64_t off, len;
+	int64_t block;          /* BAT index, or -1 for fixed structures */
+};
+
+static int cmp_vhd_used(const void *a, const void *b)
+{
+	const struct vhd_used *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Structures and blocks of a dynamic VHD, sorted by offset; caller frees. */
+static struct vhd_used *vhd_collect(struct disk *d, struct vhd *v, size_t *ret_n)
+{
+	struct vhd_used *u = malloc(sizeof(*u) * ((size_t)v->max_entries + 16));
+	uint64_t span = v->bitmap_size + (uint64_t)v->block_size;
+	size_t n = 0;
+
+	if (!u)
+		return NULL;
+	u[n++] = (struct vhd_used){ 0, VHD_FOOTER_SIZE + VHD_DYN_SIZE, -1 };
+	u[n++] = (struct vhd_used){ v->bat_off, ALIGN_UP((uint64_t)v->max_entries * 4, 512), -1 };
+	for (int i = 0; i < 8 && v->type == VHD_TYPE_DIFF; i++) {
+		const uint8_t *l = v->dyn + VHD_D_LOCATORS + i * 24;
+		uint64_t space = MAX(ld_be32(l + 4), ld_be32(l + 8));
+		if (ld_be32(l) && space)
+			u[n++] = (struct vhd_used){ ld_be64(l + 16), ALIGN_UP(space, 512), -1 };
+	}
+	for (uint32_t i = 0; i < v->max_entries; i++)
+		if (v->bat[i] != VHD_BAT_UNUSED)
+			u[n++] = (struct vhd_used){ (uint64_t)v->bat[i] * 512, span, i };
+	qsort(u, n, sizeof(*u), cmp_vhd_used);
+	*ret_n = n;
+	return u;
+}
+
 static int vhd_compact(struct disk *d, uint64_t *ret_saved, struct disk_diag *diag)
 {
-	diag_set(diag, 0, "in-place compaction of VHD files is not supported; use 'openhv disk "
-		 "convert' to write a compact copy");
-	return -ENOTSUP;
+	struct vhd *v = VHD(d);
+	uint64_t span, before, end = 0;
+	struct vhd_used *u = NULL;
+	uint8_t *buf;
+	size_t n;
+	int r, moves = 0;
+
+	if (v->type == VHD_TYPE_FIXED) {
+		diag_set(diag, 0, "fixed VHD files are fully allocated; convert to a dynamic image "
+			 "to compact");
+		return -ENOTSUP;
+	}
+	span = v->bitmap_size + (uint64_t)v->block_size;
+	r = df_size(d->file, &before);
+	if (r < 0)
+		return r;
+	buf = malloc(span);
+	if (!buf)
+		return -ENOMEM;
+	/* 1. Dynamic images: blocks holding only zeros read the same unallocated. */
+	for (uint32_t b = 0; v->type == VHD_TYPE_DYNAMIC && b < v->max_entries; b++) {
+		if (v->bat[b] == VHD_BAT_UNUSED)
+			continue;
+		r = df_pread(d->file, buf, v->block_size, (uint64_t)v->bat[b] * 512 + v->bitmap_size);
+		if (r < 0)
+			goto out;
+		if (buf_is_zero(buf, v->block_size)) {
+			v->bat[b] = VHD_BAT_UNUSED;
+			v->bat_dirty[b * 4 / 512] = 1;
+			v->dirty = true;
+		}
+	}
+	r = vhd_flush(d);
+	if (r < 0)
+		goto out;
+	/*
+	 * 2. Move the last block into the lowest hole that fits. The space a
+	 * move frees lies above every remaining hole, so it is never reused
+	 * before the BAT change is flushed.
+	 */
+	for (;;) {
+		size_t last = 0;
+		uint64_t hole = UINT64_MAX, gap = 0;
+
+		free(u);
+		u = vhd_collect(d, v, &n);
+		if (!u) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (u[i].off >= u[last].off)
+				last = i;
+		if (u[last].block < 0)
+			break;
+		for (size_t i = 0; i + 1 < n; i++) {
+			gap = MAX(gap, u[i].off + u[i].len);
+			if (u[i + 1].off > gap && u[i + 1].off - gap >= span && gap + span <= u[last].off) {
+				hole = gap;
+				break;
+			}
+		}
+		if (hole == UINT64_MAX)
+			break;
+		r = df_pread(d->file, buf, span, u[last].off);
+		if (r == 0)
+			r = df_pwrite(d->file, buf, span, hole);
+		if (r < 0)
+			goto out;
+		v->bat[u[last].block] = (uint32_t)(hole / 512);
+		v->bat_dirty[u[last].block * 4 / 512] = 1;
+		v->dirty = true;
+		if (++moves % 32 == 0) {
+			r = vhd_flush(d);
+			if (r < 0)
+				goto out;
+		}
+	}
+	r = vhd_flush(d);
+	if (r < 0)
+		goto out;
+	/* 3. The footer follows the last structure; cut the rest. */
+	for (size_t i = 0; i < n; i++)
+		end = MAX(end, u[i].off + u[i].len);
+	end = ALIGN_UP(end, 512);
+	if (end < v->end) {
+		r = df_pwrite(d->file, v->footer, VHD_FOOTER_SIZE, end);
+		if (r == 0)
+			r = df_flush(d->file);
+		if (r == 0)
+			r = df_set_size(d->file, end + VHD_FOOTER_SIZE);
+		if (r < 0)
+			goto out;
+		v->end = end;
+	}
+	if (ret_saved)
+		*ret_saved = before > end + VHD_FOOTER_SIZE ? before - end - VHD_FOOTER_SIZE : 0;
+out:
+	free(u);
+	free(buf);
+	return r;
 }
 
 static const char *vhd_parent_hint(struct disk *d, unsigned idx)

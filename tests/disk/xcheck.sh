@@ -153,6 +153,8 @@ t "compact vhdx" bash -c "'$OPENHV' disk convert src.raw c.vhdx --block-size 1M 
 dd if=/dev/zero of=zero-heavy.raw bs=1M count=8 conv=notrunc status=none
 t "compact: content kept" qemu_reads c.vhdx zero-heavy.raw
 t "compact: file shrank" bash -c "[ \$(stat -c %s c.vhdx) -lt \$((4 * 1048576 + 64 * 1048576)) ]"
+t "compact vhd" bash -c "'$OPENHV' disk convert src.raw c.vhd --block-size 512K && '$TOOL' write c.vhd zero8.raw 0 && s0=\$(stat -c %s c.vhd) && '$OPENHV' disk compact c.vhd && [ \$(stat -c %s c.vhd) -lt \$s0 ] && '$OPENHV' disk check c.vhd"
+t "compact vhd: content kept" qemu_reads c.vhd zero-heavy.raw
 
 # 5. Bad input from the command line: one line, non-zero, nothing written.
 onel() { # expected-exit CMD...: runs CMD, wants that exit code and a single stderr line
