@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "acpi/aml.h"
+#include "base/util.h"
 
 #define OEM_ID "OPENHV"
 #define OEM_TABLE_ID "OPENHVPT"
@@ -22,24 +23,6 @@
 #define FADT_RTC_S4 (1u << 7)
 #define FADT_TMR_VAL_EXT (1u << 8)
 #define FADT_RESET_REG_SUP (1u << 10)
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 uint8_t acpi_checksum(const uint8_t *buf, size_t len)
 {
@@ -75,13 +58,13 @@ static uint8_t *acpi_alloc(struct acpi_out *o, size_t n, size_t align, uint64_t 
 static void acpi_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
 	memcpy(t, sig, 4);
-	put32(t + 4, len);
+	put_le32(t + 4, len);
 	t[8] = rev;
 	memcpy(t + 10, OEM_ID, 6);
 	memcpy(t + 16, OEM_TABLE_ID, 8);
-	put32(t + 24, 1);             /* OEM revision */
+	put_le32(t + 24, 1);             /* OEM revision */
 	memcpy(t + 28, CREATOR_ID, 4);
-	put32(t + 32, 1);             /* creator revision */
+	put_le32(t + 32, 1);             /* creator revision */
 }
 
 static void acpi_finish(uint8_t *t, uint32_t len)
@@ -96,7 +79,7 @@ static void gas_io(uint8_t *p, uint8_t bits, uint16_t port)
 	p[1] = bits;
 	p[2] = 0;
 	p[3] = bits == 8 ? 1 : bits == 16 ? 2 : 3; /* access size: byte/word/dword */
-	put64(p + 4, port);
+	put_le64(p + 4, port);
 }
 
 static int build_dsdt(const struct acpi_config *cfg, struct aml *dsdt)
@@ -183,34 +166,34 @@ int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t len, uint64_t
 
 	/* FACS (5.2.10): no checksum, no waking vector; the hardware signature is 0. */
 	memcpy(facs, "FACS", 4);
-	put32(facs + 4, 64);
+	put_le32(facs + 4, 64);
 	facs[32] = 2; /* version */
 
 	/* FADT (5.2.9), full (not hardware-reduced) model. */
 	acpi_header(fadt, "FACP", ACPI_FADT_LEN, 6);
 	/* FIRMWARE_CTRL stays 0: X_FIRMWARE_CTRL below is the one to use (5.2.9). */
-	put32(fadt + 40, (uint32_t)dsdt_gpa);
+	put_le32(fadt + 40, (uint32_t)dsdt_gpa);
 	fadt[45] = 0;                                   /* preferred PM profile: unspecified */
-	put16(fadt + 46, cfg->sci_irq);
-	put32(fadt + 48, 0);                            /* no SMI_CMD: always in ACPI mode */
-	put32(fadt + 56, cfg->pm_base);                 /* PM1a_EVT_BLK */
-	put32(fadt + 64, cfg->pm_base + 4u);            /* PM1a_CNT_BLK */
-	put32(fadt + 76, cfg->pm_base + 8u);            /* PM_TMR_BLK */
+	put_le16(fadt + 46, cfg->sci_irq);
+	put_le32(fadt + 48, 0);                            /* no SMI_CMD: always in ACPI mode */
+	put_le32(fadt + 56, cfg->pm_base);                 /* PM1a_EVT_BLK */
+	put_le32(fadt + 64, cfg->pm_base + 4u);            /* PM1a_CNT_BLK */
+	put_le32(fadt + 76, cfg->pm_base + 8u);            /* PM_TMR_BLK */
 	fadt[88] = 4;                                   /* PM1_EVT_LEN */
 	fadt[89] = 2;                                   /* PM1_CNT_LEN */
 	fadt[91] = 4;                                   /* PM_TMR_LEN */
-	put16(fadt + 96, 0x0fff);                       /* P_LVL2_LAT: C2 not supported */
-	put16(fadt + 98, 0x0fff);                       /* P_LVL3_LAT: C3 not supported */
+	put_le16(fadt + 96, 0x0fff);                       /* P_LVL2_LAT: C2 not supported */
+	put_le16(fadt + 98, 0x0fff);                       /* P_LVL3_LAT: C3 not supported */
 	fadt[108] = 0x32;                               /* CMOS century register */
 	/* IAPC_BOOT_ARCH: no 8042 (so Linux does not probe a keyboard), no VGA, MSI fine. */
-	put16(fadt + 109, 1u << 2);
-	put32(fadt + 112, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
+	put_le16(fadt + 109, 1u << 2);
+	put_le32(fadt + 112, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
 				  FADT_TMR_VAL_EXT | FADT_RESET_REG_SUP);
 	gas_io(fadt + 116, 8, cfg->reset_port);
 	fadt[128] = cfg->reset_value;
 	fadt[131] = 4;                                  /* FADT minor version: 6.4 */
-	put64(fadt + 132, facs_gpa);                    /* X_FIRMWARE_CTRL */
-	put64(fadt + 140, dsdt_gpa);                    /* X_DSDT */
+	put_le64(fadt + 132, facs_gpa);                    /* X_FIRMWARE_CTRL */
+	put_le64(fadt + 140, dsdt_gpa);                    /* X_DSDT */
 	gas_io(fadt + 148, 32, cfg->pm_base);           /* X_PM1a_EVT_BLK */
 	gas_io(fadt + 172, 16, (uint16_t)(cfg->pm_base + 4)); /* X_PM1a_CNT_BLK */
 	gas_io(fadt + 208, 32, (uint16_t)(cfg->pm_base + 8)); /* X_PM_TMR_BLK */
@@ -219,22 +202,22 @@ int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t len, uint64_t
 
 	/* MADT (5.2.12). */
 	acpi_header(madt, "APIC", madt_len, 5);
-	put32(madt + 36, 0xfee00000u);                  /* local APIC address */
-	put32(madt + 40, 1);                            /* PCAT_COMPAT: dual 8259s present */
+	put_le32(madt + 36, 0xfee00000u);                  /* local APIC address */
+	put_le32(madt + 40, 1);                            /* PCAT_COMPAT: dual 8259s present */
 	p = madt + 44;
 	for (unsigned int i = 0; i < cfg->n_cpus; i++, p += 8) {
 		p[0] = 0;                               /* processor local APIC */
 		p[1] = 8;
 		p[2] = (uint8_t)i;                      /* ACPI processor UID */
 		p[3] = (uint8_t)i;                      /* APIC id */
-		put32(p + 4, 1);                        /* enabled */
+		put_le32(p + 4, 1);                        /* enabled */
 	}
 	if (cfg->ioapic_addr) {
 		p[0] = 1;                               /* I/O APIC */
 		p[1] = 12;
 		p[2] = cfg->ioapic_id;
-		put32(p + 4, cfg->ioapic_addr);
-		put32(p + 8, 0);                        /* GSI base */
+		put_le32(p + 4, cfg->ioapic_addr);
+		put_le32(p + 8, 0);                        /* GSI base */
 		p += 12;
 	}
 	/* SCI: ISA IRQ sci_irq is level-triggered, active high, on the same GSI. */
@@ -242,34 +225,34 @@ int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t len, uint64_t
 	p[1] = 10;
 	p[2] = 0;
 	p[3] = cfg->sci_irq;
-	put32(p + 4, cfg->sci_irq);
-	put16(p + 8, 0x000d);                           /* polarity high (01), trigger level (11) */
+	put_le32(p + 4, cfg->sci_irq);
+	put_le16(p + 8, 0x000d);                           /* polarity high (01), trigger level (11) */
 	p += 10;
 	/* LINT1 of every processor is the NMI input. */
 	p[0] = 4;
 	p[1] = 6;
 	p[2] = 0xff;                                    /* all processors */
-	put16(p + 3, 0);
+	put_le16(p + 3, 0);
 	p[5] = 1;                                       /* LINT1 */
 	acpi_finish(madt, madt_len);
 
 	acpi_header(xsdt, "XSDT", ACPI_HDR_LEN + 16, 1);
-	put64(xsdt + 36, fadt_gpa);
-	put64(xsdt + 44, madt_gpa);
+	put_le64(xsdt + 36, fadt_gpa);
+	put_le64(xsdt + 44, madt_gpa);
 	acpi_finish(xsdt, ACPI_HDR_LEN + 16);
 
 	acpi_header(rsdt, "RSDT", ACPI_HDR_LEN + 8, 1);
-	put32(rsdt + 36, (uint32_t)fadt_gpa);
-	put32(rsdt + 40, (uint32_t)madt_gpa);
+	put_le32(rsdt + 36, (uint32_t)fadt_gpa);
+	put_le32(rsdt + 40, (uint32_t)madt_gpa);
 	acpi_finish(rsdt, ACPI_HDR_LEN + 8);
 
 	/* RSDP (5.2.5), revision 2. */
 	memcpy(rsdp, "RSD PTR ", 8);
 	memcpy(rsdp + 9, OEM_ID, 6);
 	rsdp[15] = 2;
-	put32(rsdp + 16, (uint32_t)rsdt_gpa);
-	put32(rsdp + 20, ACPI_RSDP_LEN);
-	put64(rsdp + 24, xsdt_gpa);
+	put_le32(rsdp + 16, (uint32_t)rsdt_gpa);
+	put_le32(rsdp + 20, ACPI_RSDP_LEN);
+	put_le64(rsdp + 24, xsdt_gpa);
 	rsdp[8] = acpi_checksum(rsdp, 20);
 	rsdp[32] = acpi_checksum(rsdp, ACPI_RSDP_LEN);
 

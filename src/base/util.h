@@ -45,6 +45,42 @@ int read_file(const char *path, size_t max_len, void **ret_buf, size_t *ret_len)
 /* MemTotal from /proc/meminfo, in bytes; 0 if unknown. */
 uint64_t host_mem_total(void);
 
+/*
+ * Write one line for people into err (if given) and return r: the common
+ * "return errf(err, errlen, -EINVAL, "...", ...)" of functions that explain
+ * their failures to their caller.
+ */
+int errf(char *err, size_t errlen, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Little-endian loads and stores on byte buffers (wire and file formats). */
+static inline uint16_t get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
 /* Monotonic time in nanoseconds. */
 uint64_t now_ns(void);
 

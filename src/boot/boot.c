@@ -3,76 +3,33 @@
 #include "boot/boot.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/util.h"
 #include "boot/boot_proto.h"
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 int boot_check_bzimage(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
 	unsigned int setup_sects;
 	uint16_t version;
 
-	if (len < 0x1000 || get32(buf + SH_HEADER) != HDRS_MAGIC || get16(buf + SH_BOOT_FLAG) != 0xaa55)
-		return fail(err, errlen, -ENOEXEC,
+	if (len < 0x1000 || get_le32(buf + SH_HEADER) != HDRS_MAGIC || get_le16(buf + SH_BOOT_FLAG) != 0xaa55)
+		return errf(err, errlen, -ENOEXEC,
 			    "not a Linux bzImage (no boot-protocol header); pass a kernel such as /boot/vmlinuz-*");
-	version = get16(buf + SH_VERSION);
+	version = get_le16(buf + SH_VERSION);
 	if (version < 0x20c)
-		return fail(err, errlen, -ENOEXEC,
+		return errf(err, errlen, -ENOEXEC,
 			    "bzImage boot protocol %u.%02u is too old; 2.12 or later (Linux 3.8+) is needed",
 			    version >> 8, version & 0xff);
-	if (!(get16(buf + SH_XLOADFLAGS) & XLF_KERNEL_64))
-		return fail(err, errlen, -ENOEXEC,
+	if (!(get_le16(buf + SH_XLOADFLAGS) & XLF_KERNEL_64))
+		return errf(err, errlen, -ENOEXEC,
 			    "bzImage has no 64-bit entry point; a 64-bit (x86_64) kernel is needed");
 	setup_sects = buf[SH_SETUP_SECTS] ? buf[SH_SETUP_SECTS] : 4;
 	/* syssize: size of the protected-mode code in 16-byte paragraphs */
 	if ((setup_sects + 1) * 512ULL >= len ||
-	    len - (setup_sects + 1) * 512ULL < get32(buf + SH_SYSSIZE) * 16ULL)
-		return fail(err, errlen, -ENOEXEC,
+	    len - (setup_sects + 1) * 512ULL < get_le32(buf + SH_SYSSIZE) * 16ULL)
+		return errf(err, errlen, -ENOEXEC,
 			    "bzImage is truncated (the header says it is longer than the file)");
 	return 0;
 }
@@ -137,45 +94,45 @@ int boot_linux(const struct gm *gm, const struct boot_image *img, struct boot_re
 	setup_sects = k[SH_SETUP_SECTS] ? k[SH_SETUP_SECTS] : 4;
 	pm_off = (setup_sects + 1) * 512ULL;
 	pm_len = img->kernel_len - pm_off;
-	init_size = MAX((uint64_t)get32(k + SH_INIT_SIZE), pm_len);
+	init_size = MAX((uint64_t)get_le32(k + SH_INIT_SIZE), pm_len);
 
 	/* Top of RAM below 4 GiB (region 0 always starts at 0). */
 	low_top = gm->regions[0].len;
 	if (BOOT_KERNEL_GPA + init_size > low_top)
-		return fail(err, errlen, -ENOSPC,
+		return errf(err, errlen, -ENOSPC,
 			    "guest memory too small for this kernel: it needs %s below 4 GiB; raise --memory",
 			    fmt_size(ALIGN_UP(BOOT_KERNEL_GPA + init_size, MiB) + 16 * MiB, buf, sizeof(buf)));
 	r = gm_write(gm, BOOT_KERNEL_GPA, k + pm_off, pm_len);
 	if (r)
-		return fail(err, errlen, r, "cannot place the kernel in guest memory");
+		return errf(err, errlen, r, "cannot place the kernel in guest memory");
 
 	/* Zero page: the setup header as the kernel carries it, then our fields. */
 	hdr_end = 0x202 + k[SH_JUMP + 1];
 	if (hdr_end > BP_E820_TABLE || hdr_end > img->kernel_len)
 		hdr_end = 0x268;
 	memcpy(zp + BP_HDR, k + BP_HDR, hdr_end - BP_HDR);
-	put16(zp + SH_VID_MODE, 0xffff);               /* "normal" */
+	put_le16(zp + SH_VID_MODE, 0xffff);               /* "normal" */
 	zp[SH_TYPE_OF_LOADER] = LOADER_TYPE_UNDEFINED;
 	zp[SH_LOADFLAGS] |= LOADFLAG_LOADED_HIGH | LOADFLAG_CAN_USE_HEAP;
-	put16(zp + SH_HEAP_END_PTR, 0xfe00);
-	put32(zp + SH_CODE32_START, BOOT_KERNEL_GPA);
+	put_le16(zp + SH_HEAP_END_PTR, 0xfe00);
+	put_le32(zp + SH_CODE32_START, BOOT_KERNEL_GPA);
 
 	/* Command line. */
-	cmdline_max = get32(k + SH_CMDLINE_SIZE);
+	cmdline_max = get_le32(k + SH_CMDLINE_SIZE);
 	cmdlen = img->cmdline ? strlen(img->cmdline) : 0;
 	if (cmdlen > cmdline_max || cmdlen >= BOOT_CMDLINE_MAX)
-		return fail(err, errlen, -E2BIG,
+		return errf(err, errlen, -E2BIG,
 			    "kernel command line is %zu bytes; this kernel accepts at most %u",
 			    cmdlen, cmdline_max);
 	r = gm_fill(gm, BOOT_CMDLINE_GPA, 0, cmdlen + 1);
 	r = r ?: gm_write(gm, BOOT_CMDLINE_GPA, img->cmdline ? img->cmdline : "", cmdlen);
 	if (r)
-		return fail(err, errlen, r, "cannot place the command line in guest memory");
-	put32(zp + SH_CMD_LINE_PTR, BOOT_CMDLINE_GPA);
+		return errf(err, errlen, r, "cannot place the command line in guest memory");
+	put_le32(zp + SH_CMD_LINE_PTR, BOOT_CMDLINE_GPA);
 
 	/* Initramfs: as high as allowed below 4 GiB, above the kernel's area. */
 	if (img->initrd && img->initrd_len) {
-		initrd_max = get32(k + SH_INITRD_ADDR_MAX);
+		initrd_max = get_le32(k + SH_INITRD_ADDR_MAX);
 		if (!initrd_max)
 			initrd_max = 0x37ffffff;
 		initrd_max = MIN(initrd_max + 1, low_top);
@@ -186,27 +143,27 @@ int boot_linux(const struct gm *gm, const struct boot_image *img, struct boot_re
 			goto initrd_too_big;
 		r = gm_write(gm, initrd_gpa, img->initrd, img->initrd_len);
 		if (r)
-			return fail(err, errlen, r, "cannot place the initramfs in guest memory");
-		put32(zp + SH_RAMDISK_IMAGE, (uint32_t)initrd_gpa);
-		put32(zp + SH_RAMDISK_SIZE, (uint32_t)img->initrd_len);
-		put32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_gpa >> 32));
-		put32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)img->initrd_len >> 32));
+			return errf(err, errlen, r, "cannot place the initramfs in guest memory");
+		put_le32(zp + SH_RAMDISK_IMAGE, (uint32_t)initrd_gpa);
+		put_le32(zp + SH_RAMDISK_SIZE, (uint32_t)img->initrd_len);
+		put_le32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_gpa >> 32));
+		put_le32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)img->initrd_len >> 32));
 	}
 
-	put64(zp + BP_ACPI_RSDP_ADDR, img->rsdp_gpa);
+	put_le64(zp + BP_ACPI_RSDP_ADDR, img->rsdp_gpa);
 	n_e820 = boot_e820(gm->regions[0].len, gm->n_regions > 1 ? gm->regions[1].len : 0, e820,
 			   BP_E820_MAX);
 	zp[BP_E820_ENTRIES] = (uint8_t)n_e820;
 	for (unsigned int i = 0; i < n_e820; i++) {
 		uint8_t *e = zp + BP_E820_TABLE + i * 20;
-		put64(e, e820[i].addr);
-		put64(e + 8, e820[i].size);
-		put32(e + 16, e820[i].type);
+		put_le64(e, e820[i].addr);
+		put_le64(e + 8, e820[i].size);
+		put_le32(e + 16, e820[i].type);
 	}
 	r = gm_write(gm, BOOT_ZERO_PAGE_GPA, zp, sizeof(zp));
 	r = r ?: boot_write_tables(gm);
 	if (r)
-		return fail(err, errlen, r, "cannot write boot structures to guest memory");
+		return errf(err, errlen, r, "cannot write boot structures to guest memory");
 
 	*ret_regs = (struct boot_regs){
 		.rip = BOOT_KERNEL_GPA + 0x200, /* 64-bit entry: startup_64 */
@@ -225,7 +182,7 @@ int boot_linux(const struct gm *gm, const struct boot_image *img, struct boot_re
 	return 0;
 
 initrd_too_big:
-	return fail(err, errlen, -ENOSPC,
+	return errf(err, errlen, -ENOSPC,
 		    "guest memory too small for the kernel plus a %s initramfs; raise --memory",
 		    fmt_size(img->initrd_len, buf, sizeof(buf)));
 }

@@ -54,20 +54,6 @@ struct part {
 	bool started;
 };
 
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 int part_open_kvm(int *ret_fd, char *err, size_t errlen)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), r, v;
@@ -75,21 +61,21 @@ int part_open_kvm(int *ret_fd, char *err, size_t errlen)
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT)
-			return fail(err, errlen, r,
+			return errf(err, errlen, r,
 				    "/dev/kvm does not exist: load the kvm_intel or kvm_amd module, and enable VT-x/AMD-V in the firmware");
-		return fail(err, errlen, r, "cannot open /dev/kvm: %s (run as root or join the kvm group)",
+		return errf(err, errlen, r, "cannot open /dev/kvm: %s (run as root or join the kvm group)",
 			    strerror(-r));
 	}
 	v = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (v != KVM_API_VERSION) {
 		close(fd);
-		return fail(err, errlen, -ENOTSUP, "/dev/kvm speaks API version %d, expected %d", v,
+		return errf(err, errlen, -ENOTSUP, "/dev/kvm speaks API version %d, expected %d", v,
 			    KVM_API_VERSION);
 	}
 	if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0 ||
 	    ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0) {
 		close(fd);
-		return fail(err, errlen, -ENOTSUP,
+		return errf(err, errlen, -ENOTSUP,
 			    "this KVM lacks an in-kernel interrupt controller or user memory; it cannot run openhv guests");
 	}
 	*ret_fd = fd;
@@ -307,7 +293,7 @@ int part_create(const struct part_config *cfg, struct part **ret, char *err, siz
 
 	p = calloc(1, sizeof(*p));
 	if (!p)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errf(err, errlen, -ENOMEM, "out of memory");
 	p->kvm_fd = cfg->kvm_fd;
 	p->vm_fd = -1;
 	p->gm = cfg->gm;
@@ -321,13 +307,13 @@ int part_create(const struct part_config *cfg, struct part **ret, char *err, siz
 	if (max_vcpus <= 0)
 		max_vcpus = ioctl(p->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
 	if (max_vcpus > 0 && cfg->n_vps > (unsigned int)max_vcpus) {
-		r = fail(err, errlen, -EINVAL, "%u virtual processors requested; this host's KVM allows at most %d",
+		r = errf(err, errlen, -EINVAL, "%u virtual processors requested; this host's KVM allows at most %d",
 			 cfg->n_vps, max_vcpus);
 		goto err_free;
 	}
 	p->vm_fd = ioctl(p->kvm_fd, KVM_CREATE_VM, 0);
 	if (p->vm_fd < 0) {
-		r = fail(err, errlen, -errno, "KVM_CREATE_VM failed: %s", strerror(errno));
+		r = errf(err, errlen, -errno, "KVM_CREATE_VM failed: %s", strerror(errno));
 		goto err_free;
 	}
 	p->run_size = (size_t)ioctl(p->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -338,12 +324,12 @@ int part_create(const struct part_config *cfg, struct part **ret, char *err, siz
 		ioctl(p->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
 	}
 	if (ioctl(p->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		r = fail(err, errlen, -errno, "cannot create the in-kernel interrupt controller: %s",
+		r = errf(err, errlen, -errno, "cannot create the in-kernel interrupt controller: %s",
 			 strerror(errno));
 		goto err_free;
 	}
 	if (ioctl(p->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		r = fail(err, errlen, -errno, "cannot create the in-kernel PIT: %s", strerror(errno));
+		r = errf(err, errlen, -errno, "cannot create the in-kernel PIT: %s", strerror(errno));
 		goto err_free;
 	}
 	for (unsigned int i = 0; i < p->gm->n_regions; i++) {
@@ -353,19 +339,19 @@ int part_create(const struct part_config *cfg, struct part **ret, char *err, siz
 			.userspace_addr = (uint64_t)(uintptr_t)g->hva,
 		};
 		if (ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0) {
-			r = fail(err, errlen, -errno, "cannot map guest memory into the partition: %s",
+			r = errf(err, errlen, -errno, "cannot map guest memory into the partition: %s",
 				 strerror(errno));
 			goto err_free;
 		}
 	}
 	r = part_setup_msr_filter(p);
 	if (r) {
-		fail(err, errlen, r, "cannot route synthetic MSRs to userspace: %s", strerror(-r));
+		errf(err, errlen, r, "cannot route synthetic MSRs to userspace: %s", strerror(-r));
 		goto err_free;
 	}
 	p->vps = calloc(p->n_vps, sizeof(*p->vps));
 	if (!p->vps) {
-		r = fail(err, errlen, -ENOMEM, "out of memory");
+		r = errf(err, errlen, -ENOMEM, "out of memory");
 		goto err_free;
 	}
 	for (unsigned int i = 0; i < p->n_vps; i++)
@@ -373,7 +359,7 @@ int part_create(const struct part_config *cfg, struct part **ret, char *err, siz
 	for (unsigned int i = 0; i < p->n_vps; i++) {
 		r = vp_create(p, i);
 		if (r) {
-			fail(err, errlen, r, "cannot create virtual processor %u: %s", i, strerror(-r));
+			errf(err, errlen, r, "cannot create virtual processor %u: %s", i, strerror(-r));
 			goto err_free;
 		}
 	}

@@ -76,20 +76,6 @@ struct vm {
 	char detail[512];
 };
 
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 void vm_config_init(struct vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -121,19 +107,19 @@ static int check_readable_file(const char *what, const char *opt, const char *pa
 	int fd;
 
 	if (!path || !*path)
-		return fail(err, errlen, -EINVAL, "no %s given; pass %s PATH", what, opt);
+		return errf(err, errlen, -EINVAL, "no %s given; pass %s PATH", what, opt);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "%s '%s': %s; check the %s path", what, path,
+		return errf(err, errlen, -errno, "%s '%s': %s; check the %s path", what, path,
 			    strerror(errno), opt);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(err, errlen, -EINVAL, "%s '%s' is not a regular file; pass a file to %s",
+		return errf(err, errlen, -EINVAL, "%s '%s' is not a regular file; pass a file to %s",
 			    what, path, opt);
 	}
 	close(fd);
 	if ((uint64_t)st.st_size > max)
-		return fail(err, errlen, -EFBIG, "%s '%s' is %s, larger than the %s limit", what, path,
+		return errf(err, errlen, -EFBIG, "%s '%s' is %s, larger than the %s limit", what, path,
 			    fmt_size((uint64_t)st.st_size, buf, sizeof(buf)), what);
 	return 0;
 }
@@ -149,12 +135,12 @@ static int check_bzimage(const char *path, char *err, size_t errlen)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "kernel '%s': %s", path, strerror(errno));
+		return errf(err, errlen, -errno, "kernel '%s': %s", path, strerror(errno));
 	n = pread(fd, head, sizeof(head), 0);
 	r = fstat(fd, &st);
 	close(fd);
 	if (n < 0 || r < 0)
-		return fail(err, errlen, -EIO, "kernel '%s': cannot read it", path);
+		return errf(err, errlen, -EIO, "kernel '%s': cannot read it", path);
 	/* The check needs the real length for the truncation test: pass the header
 	 * bytes we have, padded, with the file's true size. */
 	if ((size_t)n < sizeof(head))
@@ -162,7 +148,7 @@ static int check_bzimage(const char *path, char *err, size_t errlen)
 	r = boot_check_bzimage(head, (size_t)st.st_size < sizeof(head) ? (size_t)n : (size_t)st.st_size,
 			       why, sizeof(why));
 	if (r)
-		return fail(err, errlen, r, "kernel '%s': %s", path, why);
+		return errf(err, errlen, r, "kernel '%s': %s", path, why);
 	return 0;
 }
 
@@ -173,15 +159,15 @@ int vm_config_check(const struct vm_config *cfg, char *err, size_t errlen)
 	int r;
 
 	if (cfg->cpus < 1 || cfg->cpus > VM_MAX_CPUS)
-		return fail(err, errlen, -EINVAL, "--cpus %u is out of range; use 1 to %u", cfg->cpus,
+		return errf(err, errlen, -EINVAL, "--cpus %u is out of range; use 1 to %u", cfg->cpus,
 			    VM_MAX_CPUS);
 	if (cfg->mem_bytes < VM_MIN_MEM)
-		return fail(err, errlen, -EINVAL, "--memory %s is too small; use at least %s",
+		return errf(err, errlen, -EINVAL, "--memory %s is too small; use at least %s",
 			    fmt_size(cfg->mem_bytes, a, sizeof(a)), fmt_size(VM_MIN_MEM, b, sizeof(b)));
 	if (cfg->mem_bytes % MiB)
-		return fail(err, errlen, -EINVAL, "--memory must be a whole number of MiB (e.g. 512M)");
+		return errf(err, errlen, -EINVAL, "--memory must be a whole number of MiB (e.g. 512M)");
 	if (host && cfg->mem_bytes > host)
-		return fail(err, errlen, -EINVAL,
+		return errf(err, errlen, -EINVAL,
 			    "--memory %s is more than this host has (%s); use a smaller value",
 			    fmt_size(cfg->mem_bytes, a, sizeof(a)), fmt_size(host, b, sizeof(b)));
 	r = check_readable_file("kernel", "--kernel", cfg->kernel_path, MAX_KERNEL_BYTES, err, errlen);
@@ -197,16 +183,16 @@ int vm_config_check(const struct vm_config *cfg, char *err, size_t errlen)
 			return r;
 	}
 	if ((cfg->n_disks || cfg->n_nics) && !cfg->hyperv)
-		return fail(err, errlen, -EINVAL,
+		return errf(err, errlen, -EINVAL,
 			    "--disk and --nic are synthetic (VMBus) devices; drop --no-hyperv to use them");
 	if (cfg->n_disks > VM_MAX_DISKS || cfg->n_nics > VM_MAX_NICS)
-		return fail(err, errlen, -EINVAL, "at most %u disks and %u NICs per VM", VM_MAX_DISKS,
+		return errf(err, errlen, -EINVAL, "at most %u disks and %u NICs per VM", VM_MAX_DISKS,
 			    VM_MAX_NICS);
 	r = vm_devices_check(cfg->disks, cfg->n_disks, cfg->nics, cfg->n_nics, err, errlen);
 	if (r)
 		return r;
 	if (cfg->cmdline && strlen(cfg->cmdline) >= BOOT_CMDLINE_MAX)
-		return fail(err, errlen, -E2BIG, "--cmdline is too long (limit %u bytes)",
+		return errf(err, errlen, -E2BIG, "--cmdline is too long (limit %u bytes)",
 			    BOOT_CMDLINE_MAX - 1);
 	return 0;
 }
@@ -376,12 +362,12 @@ static int map_file(const char *what, const char *path, int fd, struct mapped_fi
 	void *p;
 
 	if (fstat(fd, &st) < 0)
-		return fail(err, errlen, -errno, "cannot read %s '%s': %s", what, path, strerror(errno));
+		return errf(err, errlen, -errno, "cannot read %s '%s': %s", what, path, strerror(errno));
 	if (st.st_size <= 0)
-		return fail(err, errlen, -EINVAL, "%s '%s' is empty", what, path);
+		return errf(err, errlen, -EINVAL, "%s '%s' is empty", what, path);
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED)
-		return fail(err, errlen, -errno, "cannot read %s '%s': %s", what, path, strerror(errno));
+		return errf(err, errlen, -errno, "cannot read %s '%s': %s", what, path, strerror(errno));
 	m->data = p;
 	m->len = (size_t)st.st_size;
 	return 0;
@@ -399,7 +385,7 @@ static int open_input(const char *what, const char *path, int *ret_fd, char *err
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return fail(err, errlen, -errno, "cannot open %s '%s': %s", what, path, strerror(errno));
+		return errf(err, errlen, -errno, "cannot open %s '%s': %s", what, path, strerror(errno));
 	*ret_fd = fd;
 	return 0;
 }
@@ -421,11 +407,11 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 
 	r = gm_create_ram(vm->cfg.mem_bytes, LOW_RAM_LIMIT, &vm->gm);
 	if (r)
-		return fail(err, errlen, r, "cannot reserve %s of guest memory: %s",
+		return errf(err, errlen, r, "cannot reserve %s of guest memory: %s",
 			    fmt_size(vm->cfg.mem_bytes, sz, sizeof(sz)), strerror(-r));
 	r = vm_register_devices(vm);
 	if (r) {
-		fail(err, errlen, r, "cannot register platform devices: %s", strerror(-r));
+		errf(err, errlen, r, "cannot register platform devices: %s", strerror(-r));
 		goto err;
 	}
 	pcfg.gm = vm->gm;
@@ -433,7 +419,7 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 	if (vm->cfg.hyperv) {
 		r = vm_hyperv_new(vm->gm, vm->cfg.cpus, guest_crash, vm, &vm->hyperv);
 		if (r) {
-			fail(err, errlen, r, "cannot set up the Hyper-V enlightenments: %s", strerror(-r));
+			errf(err, errlen, r, "cannot set up the Hyper-V enlightenments: %s", strerror(-r));
 			goto err;
 		}
 		pcfg.hooks = vm_hyperv_hooks(vm->hyperv);
@@ -446,7 +432,7 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 	bios = gm_ptr(vm->gm, BOOT_BIOS_GPA, BOOT_BIOS_LEN);
 	r = bios ? acpi_build(&acfg, bios, BOOT_BIOS_LEN, BOOT_BIOS_GPA, &img.rsdp_gpa) : -EFAULT;
 	if (r) {
-		fail(err, errlen, r, "cannot build ACPI tables: %s", strerror(-r));
+		errf(err, errlen, r, "cannot build ACPI tables: %s", strerror(-r));
 		goto err;
 	}
 	/* PERF: map the files instead of keeping copies: after the copy into
@@ -467,13 +453,13 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 		goto err;
 	r = part_set_boot_regs(vm->part, &regs);
 	if (r) {
-		fail(err, errlen, r, "cannot set the boot processor's registers: %s", strerror(-r));
+		errf(err, errlen, r, "cannot set the boot processor's registers: %s", strerror(-r));
 		goto err;
 	}
 	if (vm->hyperv) {
 		r = vm_hyperv_start(vm->hyperv, vm->part);
 		if (r) {
-			fail(err, errlen, r, "cannot start VMBus and the integration services: %s",
+			errf(err, errlen, r, "cannot start VMBus and the integration services: %s",
 			     strerror(-r));
 			goto err;
 		}
@@ -484,7 +470,7 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 
 			if (!eq || !kl || kl >= sizeof(key) ||
 			    (memcpy(key, *kv, kl), key[kl] = 0, ic_kvp_set(vm_hyperv_ic(vm->hyperv), key, eq + 1))) {
-				r = fail(err, errlen, -EINVAL, "KVP pair '%s' is not KEY=VALUE within the size limits",
+				r = errf(err, errlen, -EINVAL, "KVP pair '%s' is not KEY=VALUE within the size limits",
 					 *kv);
 				goto err;
 			}
@@ -517,7 +503,7 @@ int vm_create(const struct vm_config *cfg, struct vm **ret_vm, char *err, size_t
 		return r;
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errf(err, errlen, -ENOMEM, "out of memory");
 	vm->cfg = *cfg;
 	vm->kvm_fd = -1;
 	vm->kernel_fd = vm->initrd_fd = -1;
@@ -548,7 +534,7 @@ int vm_create(const struct vm_config *cfg, struct vm **ret_vm, char *err, size_t
 		vm->own_kvm_fd = true;
 	}
 	if (pipe2(vm->wake_pipe, O_CLOEXEC) < 0) {
-		r = fail(err, errlen, -errno, "pipe: %s", strerror(errno));
+		r = errf(err, errlen, -errno, "pipe: %s", strerror(errno));
 		goto err;
 	}
 	r = vm_build(vm, err, errlen);
