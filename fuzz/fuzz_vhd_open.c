@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Fuzz target: VHD open (footer, dynamic header, BAT, parent locators), the
- * read path, check, and writes that allocate blocks (on a copy).
+ * read path, check, writes that allocate blocks and compaction (on a copy).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,8 +37,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A write allocates a whole block in memory: only for small blocks. */
 		struct disk_info in;
 		disk_get_info(d, &in);
-		if (in.block_size <= (4u << 20))
+		if (in.block_size <= (4u << 20)) {
+			uint64_t saved;
 			IGNORE(disk_write(d, 0, buf, 512));
+			IGNORE(disk_compact(d, &saved, &diag));
+			IGNORE(disk_read(d, 0, buf, 512));
+		}
 		(void)disk_close(d);
 	}
 	return 0;
