@@ -81,14 +81,33 @@ void pm_acpi_init(struct pm_acpi *pm, const struct power_sink *sink)
 	pm->clock_ns = now_ns;
 }
 
+/*
+ * Configuration space of the one device on the bus: a host bridge at 00:00.0,
+ * modelled on what Hyper-V generation-1 VMs show (Intel 82443BX, 8086:7192).
+ * Linux needs a host bridge to trust configuration mechanism 1 at all.
+ */
+static uint32_t host_bridge_cfg(unsigned int reg)
+{
+	switch (reg) {
+	case 0x00: return 0x71928086u; /* device 0x7192, vendor 0x8086 */
+	case 0x04: return 0x02000006u; /* status: medium DEVSEL; command: memory, bus master */
+	case 0x08: return 0x06000003u; /* class 06 (bridge), subclass 00 (host), rev 3 */
+	default: return 0;             /* header type 0, no BARs, no capabilities */
+	}
+}
+
 static uint32_t pci_read(void *dev, uint16_t off, unsigned int size)
 {
 	struct pci_cfg *pci = dev;
+	uint32_t a = pci->addr;
 
 	if (off < 4)
 		return pci->addr >> (off * 8);
 	(void)size;
-	return 0xffffffffu; /* no device answers: vendor id 0xffff everywhere */
+	/* Enabled, bus 0, device 0, function 0: the host bridge; else nobody answers. */
+	if ((a & 0x80000000u) && !(a & 0x00ffff00u))
+		return host_bridge_cfg(a & 0xfc) >> ((off - 4) * 8);
+	return 0xffffffffu;
 }
 
 static void pci_write(void *dev, uint16_t off, unsigned int size, uint32_t val)

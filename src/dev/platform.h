@@ -3,9 +3,9 @@
  * Small platform devices of a PC without firmware:
  *  - ACPI fixed hardware (PM1a event and control blocks, PM timer) at
  *    PM_BASE; a write of SLP_EN with SLP_TYP == ACPI_S5_TYP powers off;
- *  - PCI type-1 configuration ports 0xcf8..0xcff with no devices behind
- *    them; a byte write with bit 2 set to 0xcf9 (the FADT reset register)
- *    resets the machine;
+ *  - PCI type-1 configuration ports 0xcf8..0xcff with only a host bridge
+ *    behind them; a byte write with bit 2 set to 0xcf9 (the FADT reset
+ *    register) resets the machine;
  *  - the i8042 controller's command port 0x64, decoded only so that the
  *    "pulse reset line" command (0xfe) resets the machine.
  * Power events leave through an injected callback.

@@ -456,6 +456,15 @@ static void test_pm_and_reset(void)
 	pci_cfg_init(&pci, &sink);
 	pci_cfg_io_ops.write(&pci, 0, 4, 0x80000000u);
 	T_EXPECT_EQ(pci_cfg_io_ops.read(&pci, 0, 4), 0x80000000u);
+	/* 00:00.0 is the host bridge: vendor, device, class. */
+	T_EXPECT_EQ(pci_cfg_io_ops.read(&pci, 4, 4), 0x71928086u);
+	T_EXPECT_EQ(pci_cfg_io_ops.read(&pci, 6, 2), 0x7192);
+	pci_cfg_io_ops.write(&pci, 0, 4, 0x80000008u);
+	T_EXPECT_EQ(pci_cfg_io_ops.read(&pci, 7, 1), 0x06);
+	/* Any other device is absent. */
+	pci_cfg_io_ops.write(&pci, 0, 4, 0x80000800u);
+	T_EXPECT_EQ(pci_cfg_io_ops.read(&pci, 4, 4), 0xffffffffu);
+	pci_cfg_io_ops.write(&pci, 0, 4, 0x00000000u);
 	T_EXPECT_EQ(pci_cfg_io_ops.read(&pci, 4, 4), 0xffffffffu);
 	pci_cfg_io_ops.write(&pci, 1, 1, 0x02); /* no reset bit */
 	T_EXPECT_EQ(power_events[POWER_RESET], 0);
