@@ -144,6 +144,8 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+# A test killed by a timeout still cleans up (workers outlive openhvd by design).
+trap 'exit 130' INT TERM HUP
 
 finish() {
 	echo "1..$T_N"
