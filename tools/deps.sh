@@ -9,7 +9,8 @@ PKGS=(
 	# build
 	gcc clang meson ninja-build pkg-config libseccomp-dev liburing-dev libjson-c-dev
 	# tests: the emulated host, guest material, image cross-checks, API tests
-	qemu-system-x86 qemu-utils busybox-static cpio kmod python3 curl ca-certificates
+	qemu-system-x86 qemu-utils busybox-static cpio kmod python3 curl ca-certificates genisoimage
+	iproute2 util-linux xz-utils
 	# fuzzing with libFuzzer and sanitizers (clang)
 	libclang-rt-14-dev
 )
