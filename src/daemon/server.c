@@ -42,6 +42,7 @@ struct client {
 	char *out;
 	size_t out_len, out_off, out_cap;
 	bool close_after_write;
+	bool lingering;             /* response sent and write side shut: draining the rest */
 	bool sent_continue;
 	bool forbidden;             /* peer failed the credential check: answer 403 */
 	uid_t peer_uid;
@@ -131,8 +132,21 @@ static bool flush(struct client *c)
 	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
 		if (c->close_after_write) {
-			client_close(c);
-			return false;
+			/*
+			 * Lingering close: a client may still be sending a request
+			 * body we refused (e.g. 413). Closing now with unread input
+			 * would make its send fail before it reads our answer, so
+			 * shut our side, discard its input until EOF, and close then
+			 * (or after 2 s).
+			 */
+			if (c->lingering || shutdown(c->fd, SHUT_WR) < 0) {
+				client_close(c);
+				return false;
+			}
+			c->lingering = true;
+			c->deadline_ns = now_ns() + 2000000000ULL;
+			set_events(c, EPOLLIN | EPOLLRDHUP);
+			return true;
 		}
 		set_events(c, c->mode == C_WRITE ? EPOLLRDHUP : EPOLLIN | EPOLLRDHUP);
 	} else {
@@ -834,6 +848,10 @@ void server_tick(uint64_t now)
 
 	for (c = clients; c; c = next) {
 		next = c->next;
+		if (c->lingering && now > c->deadline_ns) {
+			client_close(c);
+			continue;
+		}
 		if (c->mode == C_READ && c->deadline_ns && now > c->deadline_ns) {
 			respond_fail(c, API_E_BAD_REQUEST, "request not received completely within "
 				     "10 s");
