@@ -9,7 +9,7 @@ for t in ${OPENHV_GUEST_TESTS:?}; do
 	name=$(basename "$t" .sh)
 	echo "# == $name"
 	start=$(date +%s)
-	"$t" 2>&1 | sed -E "s/^(not ok|ok) ([0-9]+) - /\1 \2 - $name: /" | tee /tmp/ohv-run-all.$$
+	"$t" 2>&1 | sed -u -E "s/^(not ok|ok) ([0-9]+) - /\1 \2 - $name: /" | tee /tmp/ohv-run-all.$$
 	rc=${PIPESTATUS[0]}
 	if [ "$rc" -ne 0 ]; then
 		status=1
