@@ -30,7 +30,7 @@ int run_parse_disk(char *arg, struct vm_disk_config *out)
 	char *f[8] = { 0 };
 	unsigned int n = split(arg, f, 8);
 
-	memset(out, 0, sizeof(*out));
+	vm_disk_config_init(out);
 	out->path = f[0];
 	if (!n || !*f[0]) {
 		log_err("--disk needs a path: --disk PATH[,ro][,dvd]");
@@ -71,7 +71,7 @@ int run_parse_nic(char *arg, struct vm_nic_config *out)
 	unsigned int n = split(arg, f, 8);
 	uint64_t v;
 
-	memset(out, 0, sizeof(*out));
+	vm_nic_config_init(out);
 	for (unsigned int i = 0; i < n; i++) {
 		char *eq = strchr(f[i], '=');
 		const char *key = f[i], *val;

@@ -84,7 +84,20 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->console_in_fd = 0;
 	cfg->console_out_fd = 1;
 	cfg->kvm_fd = -1;
+	cfg->kernel_fd = cfg->initrd_fd = -1;
 	cfg->hyperv = true;
+}
+
+void vm_disk_config_init(struct vm_disk_config *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+}
+
+void vm_nic_config_init(struct vm_nic_config *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->tap_fd = -1;
 }
 
 const char *vm_exit_name(enum vm_exit e)
@@ -99,46 +112,58 @@ const char *vm_exit_name(enum vm_exit e)
 	return "unknown";
 }
 
-static int check_readable_file(const char *what, const char *opt, const char *path, size_t max,
-			       char *err, size_t errlen)
+/*
+ * Open (or dup a passed) boot input and check it is a regular file within
+ * the size limit. Each input is opened exactly once; the same descriptor is
+ * checked and later mapped, so a path swapped between check and load cannot
+ * fool us.
+ */
+static int open_input(const char *what, const char *opt, const char *path, int given_fd,
+		      size_t max, int *ret_fd, char *err, size_t errlen)
 {
+	const char *name = path && *path ? path : "(passed descriptor)";
 	struct stat st;
 	char buf[32];
 	int fd;
 
-	if (!path || !*path)
-		return errf(err, errlen, -EINVAL, "no %s given; pass %s PATH", what, opt);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errf(err, errlen, -errno, "%s '%s': %s; check the %s path", what, path,
-			    strerror(errno), opt);
+	if (given_fd >= 0) {
+		fd = fcntl(given_fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return errf(err, errlen, -errno, "%s descriptor %d: %s", what, given_fd,
+				    strerror(errno));
+	} else {
+		if (!path || !*path)
+			return errf(err, errlen, -EINVAL, "no %s given; pass %s PATH", what, opt);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return errf(err, errlen, -errno, "%s '%s': %s; check the %s path", what, path,
+				    strerror(errno), opt);
+	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return errf(err, errlen, -EINVAL, "%s '%s' is not a regular file; pass a file to %s",
-			    what, path, opt);
+			    what, name, opt);
 	}
-	close(fd);
-	if ((uint64_t)st.st_size > max)
-		return errf(err, errlen, -EFBIG, "%s '%s' is %s, larger than the %s limit", what, path,
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return errf(err, errlen, -EFBIG, "%s '%s' is %s, larger than the %s limit", what, name,
 			    fmt_size((uint64_t)st.st_size, buf, sizeof(buf)), what);
+	}
+	*ret_fd = fd;
 	return 0;
 }
 
 /* Check the kernel's boot header (the first pages and its size) before loading it all. */
-static int check_bzimage(const char *path, char *err, size_t errlen)
+static int check_bzimage(const char *path, int fd, char *err, size_t errlen)
 {
 	uint8_t head[8192];
 	char why[256];
 	struct stat st;
 	ssize_t n;
-	int fd, r;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errf(err, errlen, -errno, "kernel '%s': %s", path, strerror(errno));
 	n = pread(fd, head, sizeof(head), 0);
 	r = fstat(fd, &st);
-	close(fd);
 	if (n < 0 || r < 0)
 		return errf(err, errlen, -EIO, "kernel '%s': cannot read it", path);
 	/* The check needs the real length for the truncation test: pass the header
@@ -152,7 +177,31 @@ static int check_bzimage(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int vm_config_check(const struct vm_config *cfg, char *err, size_t errlen)
+/* Open and check the kernel and initrd; on success the caller owns both fds. */
+static int open_boot_inputs(const struct vm_config *cfg, int *kfd, int *ifd, char *err,
+			    size_t errlen)
+{
+	int r;
+
+	*kfd = *ifd = -1;
+	r = open_input("kernel", "--kernel", cfg->kernel_path, cfg->kernel_fd, MAX_KERNEL_BYTES,
+		       kfd, err, errlen);
+	if (r)
+		return r;
+	r = check_bzimage(cfg->kernel_path ? cfg->kernel_path : "(passed descriptor)", *kfd, err,
+			  errlen);
+	if (!r && (cfg->initrd_path || cfg->initrd_fd >= 0))
+		r = open_input("initrd", "--initrd", cfg->initrd_path, cfg->initrd_fd,
+			       MAX_INITRD_BYTES, ifd, err, errlen);
+	if (r) {
+		close(*kfd);
+		*kfd = -1;
+	}
+	return r;
+}
+
+/* Everything vm_config_check checks except the boot files. */
+static int check_config(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	uint64_t host = host_mem_total();
 	char a[32], b[32];
@@ -170,18 +219,6 @@ int vm_config_check(const struct vm_config *cfg, char *err, size_t errlen)
 		return errf(err, errlen, -EINVAL,
 			    "--memory %s is more than this host has (%s); use a smaller value",
 			    fmt_size(cfg->mem_bytes, a, sizeof(a)), fmt_size(host, b, sizeof(b)));
-	r = check_readable_file("kernel", "--kernel", cfg->kernel_path, MAX_KERNEL_BYTES, err, errlen);
-	if (r)
-		return r;
-	r = check_bzimage(cfg->kernel_path, err, errlen);
-	if (r)
-		return r;
-	if (cfg->initrd_path) {
-		r = check_readable_file("initrd", "--initrd", cfg->initrd_path, MAX_INITRD_BYTES, err,
-					errlen);
-		if (r)
-			return r;
-	}
 	if ((cfg->n_disks || cfg->n_nics) && !cfg->hyperv)
 		return errf(err, errlen, -EINVAL,
 			    "--disk and --nic are synthetic (VMBus) devices; drop --no-hyperv to use them");
@@ -194,6 +231,22 @@ int vm_config_check(const struct vm_config *cfg, char *err, size_t errlen)
 	if (cfg->cmdline && strlen(cfg->cmdline) >= BOOT_CMDLINE_MAX)
 		return errf(err, errlen, -E2BIG, "--cmdline is too long (limit %u bytes)",
 			    BOOT_CMDLINE_MAX - 1);
+	return 0;
+}
+
+int vm_config_check(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	int kfd, ifd, r;
+
+	r = check_config(cfg, err, errlen);
+	if (r)
+		return r;
+	r = open_boot_inputs(cfg, &kfd, &ifd, err, errlen);
+	if (r)
+		return r;
+	close(kfd);
+	if (ifd >= 0)
+		close(ifd);
 	return 0;
 }
 
@@ -380,16 +433,6 @@ static void unmap_file(struct mapped_file *m)
 	m->data = NULL;
 }
 
-static int open_input(const char *what, const char *path, int *ret_fd, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return errf(err, errlen, -errno, "cannot open %s '%s': %s", what, path, strerror(errno));
-	*ret_fd = fd;
-	return 0;
-}
-
 static int vm_build(struct vm *vm, char *err, size_t errlen)
 {
 	struct acpi_config acfg = {
@@ -437,9 +480,9 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 	}
 	/* PERF: map the files instead of keeping copies: after the copy into
 	 * guest RAM they cost the VMM nothing. */
-	r = map_file("kernel", vm->kernel_path, vm->kernel_fd, &kernel, err, errlen);
+	r = map_file("kernel", vm->kernel_path ? vm->kernel_path : "(passed descriptor)", vm->kernel_fd, &kernel, err, errlen);
 	if (!r && vm->initrd_fd >= 0)
-		r = map_file("initrd", vm->initrd_path, vm->initrd_fd, &initrd, err, errlen);
+		r = map_file("initrd", vm->initrd_path ? vm->initrd_path : "(passed descriptor)", vm->initrd_fd, &initrd, err, errlen);
 	if (!r) {
 		img.kernel = kernel.data;
 		img.kernel_len = kernel.len;
@@ -498,7 +541,7 @@ int vm_create(const struct vm_config *cfg, struct vm **ret_vm, char *err, size_t
 	struct vm *vm;
 	int r;
 
-	r = vm_config_check(cfg, err, errlen);
+	r = check_config(cfg, err, errlen);
 	if (r)
 		return r;
 	vm = calloc(1, sizeof(*vm));
@@ -519,10 +562,7 @@ int vm_create(const struct vm_config *cfg, struct vm **ret_vm, char *err, size_t
 	vm->cfg.name = vm->name;
 	cmos_init(&vm->rtc, cfg->rtc_offset_sec);
 
-	vm->kernel_fd = vm->initrd_fd = -1;
-	r = open_input("kernel", cfg->kernel_path, &vm->kernel_fd, err, errlen);
-	if (!r && cfg->initrd_path)
-		r = open_input("initrd", cfg->initrd_path, &vm->initrd_fd, err, errlen);
+	r = open_boot_inputs(cfg, &vm->kernel_fd, &vm->initrd_fd, err, errlen);
 	if (r)
 		goto err;
 	if (cfg->kvm_fd >= 0) {

@@ -21,7 +21,9 @@
 
 /* A disk on the synthetic SCSI controller (storvsp). */
 struct vm_disk_config {
-	const char *path;        /* raw, VHD or VHDX image, or an ISO for a DVD */
+	const char *path;        /* raw, VHD or VHDX image, or an ISO for a DVD (names it in messages) */
+	int fd;                  /* >= 0: the image already open (the VM dup()s it, the caller keeps
+				  * its own); -1: open path. vm_disk_config_init() sets -1. */
 	bool read_only;
 	bool dvd;                /* CD/DVD drive (read-only medium) */
 };
@@ -30,6 +32,8 @@ struct vm_disk_config {
 struct vm_nic_config {
 	const char *tap;         /* existing TAP interface name */
 	const char *switch_name; /* openhv virtual switch */
+	int tap_fd;              /* >= 0: the TAP already open and attached (the VM dup()s it);
+				  * -1: open the interface named by tap. vm_nic_config_init() sets -1. */
 	uint8_t mac[6];
 	bool has_mac;            /* else a locally administered MAC is generated */
 	uint16_t vlan;           /* access-mode VLAN id, 0 = untagged */
@@ -37,8 +41,9 @@ struct vm_nic_config {
 
 struct vm_config {
 	const char *name;         /* for logs; may be NULL */
-	const char *kernel_path;  /* bzImage */
+	const char *kernel_path;  /* bzImage (names it in messages when kernel_fd is given) */
 	const char *initrd_path;  /* may be NULL */
+	int kernel_fd, initrd_fd; /* >= 0: already open (the VM dup()s them); -1: open the paths */
 	const char *cmdline;      /* may be NULL */
 	uint64_t mem_bytes;
 	unsigned int cpus;
@@ -77,8 +82,10 @@ enum vm_exit {
 
 struct vm;
 
-/* Fill defaults: 512 MiB, 1 CPU, console on stdin/stdout. */
+/* Fill defaults: 512 MiB, 1 CPU, console on stdin/stdout, no fds passed. */
 void vm_config_init(struct vm_config *cfg);
+void vm_disk_config_init(struct vm_disk_config *d);
+void vm_nic_config_init(struct vm_nic_config *n);
 
 /*
  * Check a configuration before anything is created. On failure returns
