@@ -13,25 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_disk_common.h"
 #include "openhv/disk.h"
 #include "vhdx/disk_internal.h"
 #include "vhdx/vhdx_format.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Results are irrelevant here; only crashes and sanitizer reports count. */
-#define IGNORE(x) do { if (x) { } } while (0)
-
-/* PERF: keep the multi-MiB images on the heap; fresh mmaps cost page faults per run. */
-static void keep_heap(void)
-{
-	static int done;
-	if (!done) {
-		mallopt(M_MMAP_THRESHOLD, 64 << 20);
-		mallopt(M_TRIM_THRESHOLD, 256 << 20);
-		done = 1;
-	}
-}
 
 static uint8_t *tmpl[2];
 static size_t tmpl_len[2];

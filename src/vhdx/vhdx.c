@@ -15,15 +15,16 @@
 
 #include "vhdx/vhdx_internal.h"
 
-static const uint8_t guid_bat[16] = VHDX_GUID_BAT_REGION;
-static const uint8_t guid_meta[16] = VHDX_GUID_METADATA_REGION;
-static const uint8_t guid_params[16] = VHDX_GUID_FILE_PARAMS;
-static const uint8_t guid_vsize[16] = VHDX_GUID_VIRTUAL_DISK_SIZE;
-static const uint8_t guid_page83[16] = VHDX_GUID_PAGE83;
-static const uint8_t guid_lss[16] = VHDX_GUID_LOGICAL_SECTOR;
-static const uint8_t guid_pss[16] = VHDX_GUID_PHYSICAL_SECTOR;
-static const uint8_t guid_locator[16] = VHDX_GUID_PARENT_LOCATOR;
-static const uint8_t guid_loc_vhdx[16] = VHDX_GUID_LOCATOR_TYPE_VHDX;
+const uint8_t vhdx_guid_bat[16] = VHDX_GUID_BAT_REGION;
+const uint8_t vhdx_guid_meta[16] = VHDX_GUID_METADATA_REGION;
+const uint8_t vhdx_guid_params[16] = VHDX_GUID_FILE_PARAMS;
+const uint8_t vhdx_guid_vsize[16] = VHDX_GUID_VIRTUAL_DISK_SIZE;
+const uint8_t vhdx_guid_page83[16] = VHDX_GUID_PAGE83;
+const uint8_t vhdx_guid_lss[16] = VHDX_GUID_LOGICAL_SECTOR;
+const uint8_t vhdx_guid_pss[16] = VHDX_GUID_PHYSICAL_SECTOR;
+const uint8_t vhdx_guid_locator[16] = VHDX_GUID_PARENT_LOCATOR;
+const uint8_t vhdx_guid_loc_vhdx[16] = VHDX_GUID_LOCATOR_TYPE_VHDX;
+
 
 void vhdx_compute_geometry(uint64_t size, uint32_t block_size, uint32_t lss, bool diff,
 			   uint32_t *ret_chunk_ratio, uint64_t *ret_data_blocks,
@@ -253,7 +254,7 @@ static int read_regions(struct vhdx *v, uint64_t fsize, struct disk_diag *diag)
 		uint64_t off = ld_le64(e + 16);
 		uint32_t len = ld_le32(e + 24), flags = ld_le32(e + 28);
 		uint64_t eoff = (pick ? VHDX_REGION2_OFF : VHDX_REGION1_OFF) + 16 + i * 32;
-		bool is_bat = !memcmp(e, guid_bat, 16), is_meta = !memcmp(e, guid_meta, 16);
+		bool is_bat = !memcmp(e, vhdx_guid_bat, 16), is_meta = !memcmp(e, vhdx_guid_meta, 16);
 
 		if (!is_bat && !is_meta) {
 			if (flags & VHDX_REGION_REQUIRED) {
@@ -326,7 +327,7 @@ static int parse_locator(struct vhdx *v, const uint8_t *p, uint32_t len, struct 
 {
 	uint16_t n;
 
-	if (len < 20 || memcmp(p, guid_loc_vhdx, 16)) {
+	if (len < 20 || memcmp(p, vhdx_guid_loc_vhdx, 16)) {
 		diag_set(diag, v->meta_off, "the parent locator is not a VHDX locator");
 		return -ENOTSUP;
 	}
@@ -373,12 +374,12 @@ static const struct meta_known {
 	uint32_t len;            /* exact length, 0 = variable */
 	const char *name;
 } meta_known[M_COUNT] = {
-	[M_PARAMS] = { guid_params, 8, "file parameters" },
-	[M_VSIZE] = { guid_vsize, 8, "virtual disk size" },
-	[M_PAGE83] = { guid_page83, 16, "page 83 data" },
-	[M_LSS] = { guid_lss, 4, "logical sector size" },
-	[M_PSS] = { guid_pss, 4, "physical sector size" },
-	[M_LOCATOR] = { guid_locator, 0, "parent locator" },
+	[M_PARAMS] = { vhdx_guid_params, 8, "file parameters" },
+	[M_VSIZE] = { vhdx_guid_vsize, 8, "virtual disk size" },
+	[M_PAGE83] = { vhdx_guid_page83, 16, "page 83 data" },
+	[M_LSS] = { vhdx_guid_lss, 4, "logical sector size" },
+	[M_PSS] = { vhdx_guid_pss, 4, "physical sector size" },
+	[M_LOCATOR] = { vhdx_guid_locator, 0, "parent locator" },
 };
 
 static int read_metadata(struct vhdx *v, struct disk_diag *diag)

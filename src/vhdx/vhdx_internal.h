@@ -97,6 +97,11 @@ int vhdx_start_session(struct vhdx *v) MUST_CHECK;
 int vhdx_write_headers(struct vhdx *v) MUST_CHECK;
 int vhdx_sb_load(struct vhdx *v, uint64_t chunk, bool create) MUST_CHECK;
 int vhdx_add_extra(struct vhdx *v, uint64_t file_off, const void *data4k) MUST_CHECK;
+/* The format's well-known GUIDs (regions, metadata items, locator type), defined in vhdx.c. */
+extern const uint8_t vhdx_guid_bat[16], vhdx_guid_meta[16], vhdx_guid_params[16],
+	vhdx_guid_vsize[16], vhdx_guid_page83[16], vhdx_guid_lss[16], vhdx_guid_pss[16],
+	vhdx_guid_locator[16], vhdx_guid_loc_vhdx[16];
+
 void vhdx_compute_geometry(uint64_t size, uint32_t block_size, uint32_t lss, bool diff,
 			   uint32_t *ret_chunk_ratio, uint64_t *ret_data_blocks,
 			   uint64_t *ret_bat_entries);

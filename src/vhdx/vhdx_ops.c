@@ -10,15 +10,6 @@
 
 #include "vhdx/vhdx_internal.h"
 
-static const uint8_t guid_bat[16] = VHDX_GUID_BAT_REGION;
-static const uint8_t guid_meta[16] = VHDX_GUID_METADATA_REGION;
-static const uint8_t guid_params[16] = VHDX_GUID_FILE_PARAMS;
-static const uint8_t guid_vsize[16] = VHDX_GUID_VIRTUAL_DISK_SIZE;
-static const uint8_t guid_page83[16] = VHDX_GUID_PAGE83;
-static const uint8_t guid_lss[16] = VHDX_GUID_LOGICAL_SECTOR;
-static const uint8_t guid_pss[16] = VHDX_GUID_PHYSICAL_SECTOR;
-static const uint8_t guid_locator[16] = VHDX_GUID_PARENT_LOCATOR;
-static const uint8_t guid_loc_vhdx[16] = VHDX_GUID_LOCATOR_TYPE_VHDX;
 
 #define LOG_OFF (1 * VHDX_MiB)
 #define LOG_LEN (1 * VHDX_MiB)
@@ -31,11 +22,11 @@ static void put_region_table(uint8_t *t, uint64_t bat_off, uint64_t bat_len)
 	memset(t, 0, VHDX_REGION_TABLE_SIZE);
 	st_le32(t, VHDX_REGION_SIGNATURE);
 	st_le32(t + 8, 2);
-	memcpy(t + 16, guid_bat, 16);
+	memcpy(t + 16, vhdx_guid_bat, 16);
 	st_le64(t + 32, bat_off);
 	st_le32(t + 40, (uint32_t)bat_len);
 	st_le32(t + 44, VHDX_REGION_REQUIRED);
-	memcpy(t + 48, guid_meta, 16);
+	memcpy(t + 48, vhdx_guid_meta, 16);
 	st_le64(t + 64, META_OFF);
 	st_le32(t + 72, (uint32_t)META_LEN);
 	st_le32(t + 76, VHDX_REGION_REQUIRED);
@@ -142,14 +133,14 @@ int vhdx_create_file(struct disk_file *f, const struct vhdx_create_params *p,
 		uint8_t page83[16];
 
 		guid_generate(page83);
-		items[n++] = (typeof(items[0])){ guid_params, 8, VHDX_META_IS_REQUIRED };
-		items[n++] = (typeof(items[0])){ guid_vsize, 8,
+		items[n++] = (typeof(items[0])){ vhdx_guid_params, 8, VHDX_META_IS_REQUIRED };
+		items[n++] = (typeof(items[0])){ vhdx_guid_vsize, 8,
 						 VHDX_META_IS_REQUIRED | VHDX_META_IS_VIRTUAL_DISK };
-		items[n++] = (typeof(items[0])){ guid_page83, 16,
+		items[n++] = (typeof(items[0])){ vhdx_guid_page83, 16,
 						 VHDX_META_IS_REQUIRED | VHDX_META_IS_VIRTUAL_DISK };
-		items[n++] = (typeof(items[0])){ guid_lss, 4,
+		items[n++] = (typeof(items[0])){ vhdx_guid_lss, 4,
 						 VHDX_META_IS_REQUIRED | VHDX_META_IS_VIRTUAL_DISK };
-		items[n++] = (typeof(items[0])){ guid_pss, 4,
+		items[n++] = (typeof(items[0])){ vhdx_guid_pss, 4,
 						 VHDX_META_IS_REQUIRED | VHDX_META_IS_VIRTUAL_DISK };
 		st_le32(it, bs);
 		st_le32(it + 4, (p->fixed ? VHDX_PARAMS_LEAVE_ALLOCATED : 0) |
@@ -165,7 +156,7 @@ int vhdx_create_file(struct disk_file *f, const struct vhdx_create_params *p,
 			char link[39];
 			int nkeys = 1 + (p->parent_relative != NULL) + (p->parent_absolute != NULL);
 
-			memcpy(loc, guid_loc_vhdx, 16);
+			memcpy(loc, vhdx_guid_loc_vhdx, 16);
 			used = 20 + 12 * (uint32_t)nkeys;
 			guid_format(p->parent_link, link);
 			r = loc_add(loc, 64 * 1024, &used, &cnt, "parent_linkage", link);
@@ -180,7 +171,7 @@ int vhdx_create_file(struct disk_file *f, const struct vhdx_create_params *p,
 				goto out;
 			}
 			st_le16(loc + 18, cnt);
-			items[n++] = (typeof(items[0])){ guid_locator, used, VHDX_META_IS_REQUIRED };
+			items[n++] = (typeof(items[0])){ vhdx_guid_locator, used, VHDX_META_IS_REQUIRED };
 		}
 		memcpy(t, VHDX_META_SIGNATURE, 8);
 		st_le16(t + 10, n);
@@ -265,7 +256,7 @@ static int collect_used(struct vhdx *v, struct used **ret, size_t *ret_n)
 	u[n++] = (struct used){ v->bat_off, v->bat_len, UINT64_MAX };
 	for (uint32_t i = 0; i < ld_le32(v->region + 8) && i < VHDX_REGION_MAX_ENTRIES; i++) {
 		const uint8_t *e = v->region + 16 + i * 32;
-		if (!memcmp(e, guid_bat, 16) || !memcmp(e, guid_meta, 16))
+		if (!memcmp(e, vhdx_guid_bat, 16) || !memcmp(e, vhdx_guid_meta, 16))
 			continue;
 		if (n == cap)
 			break;
@@ -542,7 +533,7 @@ int vhdx_resize(struct disk *d, uint64_t new_size, struct disk_diag *diag)
 			v->next_free = off + len;
 			for (uint32_t i = 0; i < ld_le32(v->region + 8); i++) {
 				uint8_t *e = v->region + 16 + i * 32;
-				if (!memcmp(e, guid_bat, 16)) {
+				if (!memcmp(e, vhdx_guid_bat, 16)) {
 					st_le64(e + 16, off);
 					st_le32(e + 24, (uint32_t)len);
 				}
