@@ -48,8 +48,9 @@ int vm_storage_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_d
 		goto fail;
 	}
 	for (unsigned int i = 0; i < n; i++) {
-		r = storvsp_blk_open(disks[i].path, disks[i].read_only, disks[i].dvd, &st->blk[i],
-				     err, errlen);
+		/* fd >= 0 is dup()ed on every build (a guest reboot rebuilds the VM). */
+		r = storvsp_blk_open(disks[i].path, disks[i].fd, disks[i].read_only, disks[i].dvd,
+				     &st->blk[i], err, errlen);
 		if (r)
 			goto fail;
 		st->n = i + 1;

@@ -17,9 +17,14 @@
 
 struct storvsp_blk;
 
-/* Open path as a SCSI disk (or DVD). One line in err on failure. */
-int storvsp_blk_open(const char *path, bool read_only, bool dvd, struct storvsp_blk **ret,
-		     char *err, size_t errlen);
+/*
+ * Open an image as a SCSI disk (or DVD). fd >= 0: use a dup() of that open
+ * descriptor (the caller keeps fd; path only names the disk in messages;
+ * differencing images then have no parent chain); fd < 0: open path.
+ * One line in err on failure.
+ */
+int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
+		     struct storvsp_blk **ret, char *err, size_t errlen);
 struct scsi_disk *storvsp_blk_disk(struct storvsp_blk *b);
 /* Flush and close; returns the first error. NULL ok. */
 int storvsp_blk_close(struct storvsp_blk *b);
