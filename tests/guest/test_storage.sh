@@ -11,8 +11,62 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 tmp=$(mktemp -d /tmp/ohv-stor.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
 echo "TAP version 13"
+
+# Every openhv this script starts is a direct child whose pid we hold (never
+# a wrapper such as timeout), so a watchdog or the exit trap can always end
+# the VM itself. Every wait below is bounded.
+vm_pids=
+cleanup()
+{
+	local p
+	for p in $vm_pids; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+# vm_start LOG LIMIT_KIB [openhv run options...]: start a VM in the
+# background (console to LOG, stdin /dev/null; LIMIT_KIB > 0 caps the size of
+# files it writes, with SIGXFSZ ignored so a write past it fails with EFBIG).
+# Sets vm_pid.
+vm_start()
+{
+	local log=$1 limit=$2
+	shift 2
+	if [ "$limit" -gt 0 ]; then
+		( trap '' XFSZ; ulimit -f "$limit"; exec "$OPENHV" run --kernel "$KERNEL" --initrd "$INITRD" "$@" ) \
+			</dev/null >"$log" 2>&1 &
+	else
+		"$OPENHV" run --kernel "$KERNEL" --initrd "$INITRD" "$@" </dev/null >"$log" 2>&1 &
+	fi
+	vm_pid=$!
+	vm_pids="$vm_pids $vm_pid"
+}
+# vm_wait SECONDS: wait for vm_pid to exit; after SECONDS send SIGTERM, 5 s
+# later SIGKILL. Sets rc (124 when the watchdog had to act).
+vm_wait()
+{
+	local limit=$1 i=0
+	while kill -0 "$vm_pid" 2>/dev/null; do
+		if [ $i -ge $((limit * 5)) ]; then
+			echo "# watchdog: openhv (pid $vm_pid) still running after $limit s; stopping it"
+			kill -TERM "$vm_pid" 2>/dev/null
+			sleep 5
+			kill -KILL "$vm_pid" 2>/dev/null
+			wait "$vm_pid" 2>/dev/null
+			rc=124
+			return
+		fi
+		sleep 0.2
+		i=$((i + 1))
+	done
+	wait "$vm_pid"
+	rc=$?
+}
+# bounded SECONDS CMD...: host tools get a time limit too.
+bounded() { timeout -k 5 "$@"; }
 
 MiB=1048576
 pattern() { yes "ohv-$1-pattern" | head -c $MiB; }
@@ -38,19 +92,15 @@ disks=(--disk "$tmp/raw.img" --disk "$tmp/disk.vhdx" --disk "$tmp/ro.img,ro" --d
 if [ $have_iso = 1 ]; then
 	mkdir -p "$tmp/isodir"
 	head -c $((3 * MiB)) /dev/urandom >"$tmp/isodir/data.bin"
-	genisoimage -quiet -o "$tmp/cd.iso" -R "$tmp/isodir" 2>/dev/null || have_iso=0
+	bounded 60 genisoimage -quiet -o "$tmp/cd.iso" -R "$tmp/isodir" 2>/dev/null || have_iso=0
 	[ $have_iso = 1 ] && disks+=(--disk "$tmp/cd.iso,dvd")
 fi
 log=$tmp/check.log
 # The host file of err.img may not grow past 256 MiB: writes beyond fail
 # with EFBIG (SIGXFSZ ignored), a real host I/O error without special code.
-(
-	trap '' XFSZ
-	ulimit -f $((256 * 1024))
-	guest_run "$log" --memory 512M "${disks[@]}" --cmdline "console=ttyS0 panic=-1 ohv.script=disk-check"
-	exit "$rc"
-)
-rc=$?
+vm_start "$log" $((256 * 1024)) --memory 512M "${disks[@]}" \
+	--cmdline "console=ttyS0 panic=-1 ohv.script=disk-check"
+vm_wait "${OHV_GUEST_TIMEOUT:-240}"
 t_check "boot 1: guest script ran to the end and powered off (rc=$rc)" \
 	sh -c "[ $rc -eq 0 ] && grep -q 'ohv-result=pass' '$log'"
 [ "$rc" -eq 0 ] || tail -n 40 "$log" | t_diag
@@ -79,22 +129,22 @@ done
 t_check "raw image holds the guest's data byte for byte" \
 	[ "$(region "$tmp/raw.img" 1)" = "$(pattern lun0 | md5)" ]
 if [ $have_qemu_img = 1 ]; then
-	qemu-img convert -f vhdx -O raw "$tmp/disk.vhdx" "$tmp/vhdx.raw" 2>"$tmp/qconv.err"
+	bounded 60 qemu-img convert -f vhdx -O raw "$tmp/disk.vhdx" "$tmp/vhdx.raw" 2>"$tmp/qconv.err"
 	t_check "VHDX holds the guest's data byte for byte (read by qemu-img)" \
 		[ "$(region "$tmp/vhdx.raw" 1)" = "$(pattern lun1 | md5)" ]
 	t_check "qemu-img check passes on the VHDX image after the guest's writes" \
-		sh -c "qemu-img check -f vhdx '$tmp/disk.vhdx' >'$tmp/qcheck.log' 2>&1"
+		sh -c "timeout -k 5 60 qemu-img check -f vhdx '$tmp/disk.vhdx' >'$tmp/qcheck.log' 2>&1"
 	t_diag <"$tmp/qcheck.log"
 else
 	t_skip "VHDX holds the guest's data byte for byte" "qemu-img is not installed"
 	t_skip "qemu-img check passes on the VHDX image" "qemu-img is not installed"
 fi
 # qemu-img cannot open 4Kn VHDX; read it back with our own library instead.
-"$OPENHV" disk convert "$tmp/4k.vhdx" "$tmp/4k.raw" --format raw >/dev/null 2>&1
+bounded 60 "$OPENHV" disk convert "$tmp/4k.vhdx" "$tmp/4k.raw" --format raw >/dev/null 2>&1
 t_check "4Kn VHDX holds the guest's data byte for byte (read by openhv disk convert)" \
 	[ "$(region "$tmp/4k.raw" 1)" = "$(pattern lun4 | md5)" ]
 t_check "openhv disk check passes on both VHDX images" \
-	sh -c "'$OPENHV' disk check '$tmp/disk.vhdx' >/dev/null 2>&1 && '$OPENHV' disk check '$tmp/4k.vhdx' >/dev/null 2>&1"
+	sh -c "timeout -k 5 60 '$OPENHV' disk check '$tmp/disk.vhdx' >/dev/null 2>&1 && timeout -k 5 60 '$OPENHV' disk check '$tmp/4k.vhdx' >/dev/null 2>&1"
 grep -a 'ohv-discard=' "$log" | t_diag
 t_check "guest discard (UNMAP) succeeds and the range reads zero on the host" \
 	sh -c "grep -q 'ohv-discard=ok' '$log' && [ \"\$(dd if='$tmp/raw.img' bs=$MiB skip=4 count=4 2>/dev/null | md5sum | cut -d' ' -f1)\" = \"\$(head -c $((4 * MiB)) /dev/zero | md5sum | cut -d' ' -f1)\" ]"
@@ -123,17 +173,18 @@ fi
 # ---- boot 2: fsync, then SIGKILL ----
 truncate -s 32M "$tmp/fsync.img"
 log=$tmp/fsync.log
-timeout -k 5 400 "$OPENHV" run --kernel "$KERNEL" --initrd "$INITRD" --memory 512M \
-	--disk "$tmp/fsync.img" --cmdline "console=ttyS0 panic=-1 ohv.script=disk-fsync" \
-	</dev/null >"$log" 2>&1 &
-pid=$!
-for _ in $(seq 1 300); do
+vm_start "$log" 0 --memory 512M --disk "$tmp/fsync.img" \
+	--cmdline "console=ttyS0 panic=-1 ohv.script=disk-fsync"
+# The guest writes, says so, then sleeps: kill openhv itself (vm_pid is
+# openhv, not a wrapper) as soon as the line is there, or after 120 s.
+for _ in $(seq 1 600); do
 	grep -q ohv-fsync-done "$log" && break
-	kill -0 "$pid" 2>/dev/null || break
+	kill -0 "$vm_pid" 2>/dev/null || break
 	sleep 0.2
 done
-kill -KILL "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+kill -KILL "$vm_pid" 2>/dev/null
+wait "$vm_pid" 2>/dev/null
+t_check "openhv is gone after SIGKILL (no VM left behind)" sh -c "! kill -0 $vm_pid 2>/dev/null"
 t_check "guest reported its fsync'ed write" grep -q ohv-fsync-done "$log"
 grep -q ohv-fsync-done "$log" || tail -n 30 "$log" | t_diag
 t_check "fsync'ed data is in the image after openhv was killed with SIGKILL" \
