@@ -27,7 +27,6 @@
 #define NETVSP_MAX_PENDING_COMP 16384u  /* completions waiting for ring space */
 #define NETVSP_XFER_TAG 0x6e657400ull   /* high half of our XFER_PAGES trans_ids */
 #define NETVSP_LINK_SPEED 100000000u    /* 10 Gb/s in 100 bps units */
-#define NETVSP_MTU 1500u
 #define ETH_HLEN 14u
 #define VLAN_HLEN 4u
 
@@ -59,6 +58,8 @@ struct netvsp {
 	/* receive buffer */
 	bool have_recv;
 	uint32_t recv_gpadl;
+	uint32_t recv_section;          /* section size chosen for the MTU */
+	uint32_t be_mtu;                /* MTU the back-end was last set to */
 	uint32_t recv_sections;
 	uint32_t recv_free;
 	uint32_t recv_hint;
@@ -79,7 +80,7 @@ struct netvsp {
 
 	uint8_t *stream;                /* NETVSP_MAX_MSG: gathered guest RNDIS bytes */
 	uint8_t *frame;                 /* tx frame with an inserted VLAN tag */
-	uint8_t rxhdr[RNDIS_RX_HDR_LEN_VLAN];
+	uint8_t rxhdr[RNDIS_RX_HDR_MAX];
 	struct netvsp_stats stats;
 };
 
@@ -199,12 +200,12 @@ static int deliver(struct netvsp *nv, const void *hdr, uint32_t hlen, const void
 
 	if (!nv->chan || !nv->have_recv)
 		return -ENOTCONN;
-	if ((uint64_t)hlen + dlen > NETVSP_RECV_SECTION_SIZE)
+	if ((uint64_t)hlen + dlen > nv->recv_section)
 		return -EMSGSIZE;
 	r = section_alloc(nv, &sec);
 	if (r)
 		return r;
-	off = (uint64_t)sec * NETVSP_RECV_SECTION_SIZE;
+	off = (uint64_t)sec * nv->recv_section;
 	r = vmbus_chan_gpadl_write(nv->chan, nv->recv_gpadl, off, hdr, hlen);
 	if (!r && dlen)
 		r = vmbus_chan_gpadl_write(nv->chan, nv->recv_gpadl, off + hlen, data, dlen);
@@ -280,22 +281,64 @@ static void indicate_link(struct netvsp *nv)
 
 /* ---- guest -> host: RNDIS stream ---- */
 
-static void tx_frame(struct netvsp *nv, const uint8_t *msg, uint32_t len)
+/* Is this PPI request one the guest switched on? */
+static bool offload_allowed(const struct netvsp *nv, const struct rndis_tx_info *ti)
+{
+	uint32_t on = nv->rndis.offload_on, need = 0;
+
+	if (!nv->be.tx_offload)
+		return !ti->has_lso && !ti->has_csum;
+	if (ti->has_lso)
+		need |= ti->lso_info >> 31 ? RNDIS_OFL_LSO6 : RNDIS_OFL_LSO4;
+	if (ti->has_csum) {
+		uint32_t v = ti->csum_info;
+		bool v6 = v >> 1 & 1u;
+
+		if (v >> 2 & 1u)
+			need |= v6 ? RNDIS_OFL_TCP6_CSUM : RNDIS_OFL_TCP4_CSUM;
+		if (v >> 3 & 1u)
+			need |= v6 ? RNDIS_OFL_UDP6_CSUM : RNDIS_OFL_UDP4_CSUM;
+	}
+	return (on & need) == need;
+}
+
+static void tx_drop(struct netvsp *nv, uint64_t *counter)
+{
+	if (counter)
+		(*counter)++;
+	nv->stats.tx_dropped++;
+	nv->rndis.xmit_err++;
+}
+
+/* One guest PACKET message; msg lies in nv->stream (ours, writable). */
+static void tx_frame(struct netvsp *nv, uint8_t *msg, uint32_t len)
 {
 	struct rndis_tx_info ti;
-	const uint8_t *f;
-	uint32_t flen;
-	int tci = -1;
+	struct netvsp_vnet_hdr_wire vh;
+	uint8_t *f;
+	uint32_t flen, shift = 0, max;
+	int tci = -1, r;
 
 	if (rndis_parse_packet(msg, len, &ti)) {
 		nv->stats.bad_msgs++;
-		nv->stats.tx_dropped++;
+		tx_drop(nv, NULL);
 		return;
 	}
 	f = msg + ti.data_off;
 	flen = ti.data_len;
-	if (flen < ETH_HLEN || flen > NETVSP_MTU + ETH_HLEN + VLAN_HLEN) {
-		nv->stats.tx_dropped++;
+	/* An LSO frame may be up to 64 KiB; any other must fit the MTU (the
+	 * guest may put a VLAN tag in the frame itself). */
+	max = ti.has_lso ? OFFLOAD_MAX_FRAME - VLAN_HLEN : nv->rndis.mtu + ETH_HLEN + VLAN_HLEN;
+	if (flen < ETH_HLEN || flen > max) {
+		tx_drop(nv, NULL);
+		return;
+	}
+	if (!nv->cfg.allow_mac_spoofing && memcmp(f + 6, nv->rndis.mac, 6)) {
+		tx_drop(nv, &nv->stats.tx_spoofed);
+		return;
+	}
+	if (!offload_allowed(nv, &ti)) {
+		tx_drop(nv, &nv->stats.tx_bad_offload);
 		return;
 	}
 	if (nv->cfg.vlan)
@@ -312,19 +355,34 @@ static void tx_frame(struct netvsp *nv, const uint8_t *msg, uint32_t len)
 		memcpy(nv->frame + 16, f + 12, flen - 12);
 		f = nv->frame;
 		flen += VLAN_HLEN;
+		shift = VLAN_HLEN;
 	}
-	if (nv->be.tx(nv->be.opaque, f, flen)) {
-		nv->stats.tx_dropped++;
-		nv->rndis.xmit_err++;
+	if (nv->be.tx_offload) {
+		if (offload_tx_prepare(f, flen, shift, nv->rndis.mtu, &ti, &vh)) {
+			tx_drop(nv, &nv->stats.tx_bad_offload);
+			return;
+		}
+		r = nv->be.tx_offload(nv->be.opaque, &vh, f, flen);
+	} else {
+		vh.gso_type = VNET_GSO_NONE;
+		vh.flags = 0;
+		r = nv->be.tx(nv->be.opaque, f, flen);
+	}
+	if (r) {
+		tx_drop(nv, NULL);
 		return;
 	}
+	if (vh.gso_type != VNET_GSO_NONE)
+		nv->stats.tx_lso++;
+	else if (vh.flags & VNET_F_NEEDS_CSUM)
+		nv->stats.tx_csum_offload++;
 	nv->stats.tx_frames++;
 	nv->stats.tx_bytes += flen;
 	nv->rndis.xmit_ok++;
 }
 
 /* Walk the RNDIS messages of one stream. Returns an NVSP status. */
-static uint32_t handle_stream(struct netvsp *nv, const uint8_t *s, uint32_t len)
+static uint32_t handle_stream(struct netvsp *nv, uint8_t *s, uint32_t len)
 {
 	uint32_t off = 0, status = NVSP_STAT_SUCCESS;
 
@@ -461,7 +519,12 @@ static void on_recv_buf(struct netvsp *nv, const struct vmbus_pkt *pkt,
 
 	if (nv->version && !nv->have_recv &&
 	    !vmbus_chan_gpadl_size(nv->chan, m->gpadl, &size)) {
-		n = (uint32_t)MIN(size / NETVSP_RECV_SECTION_SIZE, NETVSP_MAX_RECV_SECTIONS);
+		/* Sections big enough for one frame of the guest's MTU. */
+		nv->recv_section = nv->rndis.mtu <= NETVSP_MTU_DEFAULT ?
+				   NETVSP_RECV_SECTION_SIZE :
+				   ALIGN_UP((uint32_t)RNDIS_RX_HDR_MAX + nv->rndis.mtu + ETH_HLEN +
+					    VLAN_HLEN, 64u);
+		n = (uint32_t)MIN(size / nv->recv_section, NETVSP_MAX_RECV_SECTIONS);
 		nv->recv_busy = n ? calloc((n + 63) / 64, sizeof(uint64_t)) : NULL;
 		if (nv->recv_busy) {
 			nv->have_recv = true;
@@ -471,9 +534,9 @@ static void on_recv_buf(struct netvsp *nv, const struct vmbus_pkt *pkt,
 			c.status = NVSP_STAT_SUCCESS;
 			c.num_sections = 1;
 			c.section.offset = 0;
-			c.section.sub_alloc_size = NETVSP_RECV_SECTION_SIZE;
+			c.section.sub_alloc_size = nv->recv_section;
 			c.section.num_sub_allocs = n;
-			c.section.end_offset = n * NETVSP_RECV_SECTION_SIZE;
+			c.section.end_offset = n * nv->recv_section;
 		}
 	}
 	if (c.status != NVSP_STAT_SUCCESS)
@@ -502,6 +565,30 @@ static void on_send_buf(struct netvsp *nv, const struct vmbus_pkt *pkt,
 	(void)send_comp(nv, pkt->trans_id, &c, sizeof(c));
 }
 
+/*
+ * The guest's MTU (Ethernet payload + 14), sent before the receive buffer
+ * on every connect; Linux reconnects to change it. Above NETVSP_MTU_MAX we
+ * answer OID_GEN_MAXIMUM_FRAME_SIZE with the maximum and the guest lowers
+ * its MTU to it. No completion is due.
+ */
+static void on_ndis_config(struct netvsp *nv, const struct nvsp_ndis_config_wire *m)
+{
+	uint32_t mtu;
+
+	if (nv->have_recv || m->mtu < NETVSP_MTU_MIN + ETH_HLEN) {
+		nv->stats.bad_msgs++; /* too late (sections are sized) or nonsense */
+		return;
+	}
+	mtu = MIN(m->mtu - ETH_HLEN, NETVSP_MTU_MAX);
+	nv->rndis.mtu = mtu;
+	if (mtu == nv->be_mtu || !nv->be.set_mtu)
+		return;
+	if (nv->be.set_mtu(nv->be.opaque, mtu))
+		nv->stats.mtu_errors++;
+	else
+		nv->be_mtu = mtu;
+}
+
 /* A guest COMP: the end of one of our XFER_PAGES packets. */
 static void on_guest_comp(struct netvsp *nv, const struct vmbus_pkt *pkt)
 {
@@ -528,6 +615,7 @@ static int nv_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 		struct nvsp_revoke_buf_wire revoke;
 		struct nvsp_rndis_pkt_wire rndis;
 		struct nvsp_subchannel_wire sub;
+		struct nvsp_ndis_config_wire ndis_config;
 	} m;
 	bool want_comp = pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED;
 
@@ -548,9 +636,10 @@ static int nv_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 		on_init(nv, pkt, &m.init);
 		break;
 	case NVSP_MSG2_SEND_NDIS_CONFIG:
-	case NVSP_MSG1_SEND_NDIS_VER:
-		/* informational; MTU changes are not supported (1500 only) */
+		on_ndis_config(nv, &m.ndis_config);
 		break;
+	case NVSP_MSG1_SEND_NDIS_VER:
+		break; /* informational */
 	case NVSP_MSG1_SEND_RECV_BUF:
 		on_recv_buf(nv, pkt, &m.buf);
 		break;
@@ -601,6 +690,8 @@ static void reset_state(struct netvsp *nv)
 	nv->version = 0;
 	nv->rndis.initialized = false;
 	nv->rndis.filter = 0;
+	nv->rndis.offload_on = 0;
+	nv->rndis.mtu = NETVSP_MTU_DEFAULT; /* until the guest's next NDIS config */
 	nv->n_comps = 0;
 	nv->overflow = false;
 	nv->ctlq_head = nv->ctlq_count = 0;
@@ -662,7 +753,7 @@ int netvsp_new(struct vmbus_server *srv, const struct gm *gm, const struct netvs
 	if (!nv)
 		return -ENOMEM;
 	nv->stream = malloc(NETVSP_MAX_MSG);
-	nv->frame = malloc(NETVSP_MTU + ETH_HLEN + 2 * VLAN_HLEN);
+	nv->frame = malloc(OFFLOAD_MAX_FRAME + VLAN_HLEN);
 	if (!nv->stream || !nv->frame) {
 		r = -ENOMEM;
 		goto err;
@@ -672,7 +763,12 @@ int netvsp_new(struct vmbus_server *srv, const struct gm *gm, const struct netvs
 	nv->cfg = *cfg;
 	nv->be = *be;
 	memcpy(nv->rndis.mac, cfg->mac, 6);
-	nv->rndis.mtu = NETVSP_MTU;
+	memcpy(nv->rndis.perm_mac, cfg->mac, 6);
+	nv->rndis.allow_mac_change = cfg->allow_mac_spoofing;
+	nv->rndis.offload_caps = be->tx_offload ? RNDIS_OFL_ALL : 0;
+	nv->rndis.mtu = NETVSP_MTU_DEFAULT;
+	nv->be_mtu = NETVSP_MTU_DEFAULT; /* a new TAP's MTU */
+	nv->recv_section = NETVSP_RECV_SECTION_SIZE;
 	nv->rndis.link_speed = NETVSP_LINK_SPEED;
 	nv->rndis.link_up = true;
 	r = vmbus_server_add_device(srv, &netvsp_class, instance_guid, nv, &nv->dev);
@@ -699,11 +795,11 @@ void netvsp_free(struct netvsp *nv)
 	free(nv);
 }
 
-int netvsp_rx(struct netvsp *nv, const void *frame, size_t len)
+int netvsp_rx_ex(struct netvsp *nv, const void *frame, size_t len, uint32_t flags)
 {
 	const uint8_t *f = frame;
 	int32_t tci = -1;
-	uint32_t hlen;
+	uint32_t hlen, csum = 0;
 	int r;
 
 	vmbus_server_lock(nv->srv);
@@ -712,7 +808,7 @@ int netvsp_rx(struct netvsp *nv, const void *frame, size_t len)
 		r = -ENOTCONN;
 		goto out;
 	}
-	if (len < ETH_HLEN || len > NETVSP_MTU + ETH_HLEN + VLAN_HLEN) {
+	if (len < ETH_HLEN || len > nv->rndis.mtu + ETH_HLEN + VLAN_HLEN) {
 		nv->stats.rx_dropped++;
 		nv->rndis.rcv_err++;
 		r = -EMSGSIZE;
@@ -728,7 +824,7 @@ int netvsp_rx(struct netvsp *nv, const void *frame, size_t len)
 			goto out;
 		}
 		tci = -1;
-	} else if (len > NETVSP_MTU + ETH_HLEN) {
+	} else if (len > nv->rndis.mtu + ETH_HLEN) {
 		nv->stats.rx_dropped++;
 		r = -EMSGSIZE;
 		goto out;
@@ -740,7 +836,10 @@ int netvsp_rx(struct netvsp *nv, const void *frame, size_t len)
 	}
 	if (nv->ctlq_count) /* control messages first, in order */
 		flush_ctl(nv);
-	hlen = rndis_build_rx_header(nv->rxhdr, (uint32_t)len - (nv->cfg.vlan ? VLAN_HLEN : 0), tci);
+	if (flags & NETVSP_RX_CSUM_OK)
+		csum = offload_rx_csum_info(f, (uint32_t)len);
+	hlen = rndis_build_rx_header_csum(nv->rxhdr, (uint32_t)len - (nv->cfg.vlan ? VLAN_HLEN : 0),
+					  tci, csum);
 	if (nv->cfg.vlan) {
 		/* Strip the tag: MAC addresses, then the rest after it. */
 		uint8_t macs[12];
@@ -767,11 +866,20 @@ int netvsp_rx(struct netvsp *nv, const void *frame, size_t len)
 	} else {
 		nv->stats.rx_frames++;
 		nv->stats.rx_bytes += len;
+		if (csum)
+			nv->stats.rx_csum_ok++;
+		if (flags & NETVSP_RX_SEGMENT)
+			nv->stats.rx_gso_segments++;
 		nv->rndis.rcv_ok++;
 	}
 out:
 	vmbus_server_unlock(nv->srv);
 	return r;
+}
+
+int netvsp_rx(struct netvsp *nv, const void *frame, size_t len)
+{
+	return netvsp_rx_ex(nv, frame, len, 0);
 }
 
 void netvsp_set_link(struct netvsp *nv, bool up)
@@ -793,5 +901,8 @@ void netvsp_get_stats(struct netvsp *nv, struct netvsp_stats *ret)
 	ret->rndis_up = nv->chan && nv->have_recv && nv->rndis.initialized;
 	ret->packet_filter = nv->rndis.filter;
 	ret->link_up = nv->rndis.link_up;
+	ret->offloads = nv->rndis.offload_on;
+	ret->mtu = nv->rndis.mtu;
+	memcpy(ret->mac, nv->rndis.mac, 6);
 	vmbus_server_unlock(nv->srv);
 }

@@ -6,9 +6,14 @@
  * sections, RNDIS control (rndis.h) and the data path both ways, with the
  * frames going to and coming from a back-end (tap.h, or a test fake).
  *
- * What it is not (yet): no checksum/LSO offloads (the guest is told there
- * are none and computes everything itself), no vRSS sub-channels, no SR-IOV
- * VF, no MAC change through OID_GEN_RNDIS_CONFIG_PARAMETER, MTU 1500.
+ * Offloads: with a back-end that takes a virtio-net header (tx_offload)
+ * the guest is offered TCP/UDP checksum offload and LSOv2 for IPv4 and IPv6;
+ * its PPIs become the header (offload.h). Frames to the guest may carry a
+ * "checksum good" mark (netvsp_rx_ex), sent as the receive checksum PPI.
+ * MAC spoofing protection (Hyper-V's default): frames whose source address
+ * is not the NIC's are dropped and the guest may not change its address,
+ * unless allow_mac_spoofing. MTU 1500 up to 9000 as the guest asks (NVSP
+ * NDIS config). Not (yet): vRSS sub-channels, RSC, SR-IOV VF.
  *
  * Threads: the VMBus callbacks run on the VM's event loop with the server
  * lock held; netvsp_rx(), netvsp_set_link() and netvsp_get_stats() take that
@@ -29,6 +34,7 @@
 #include "base/util.h"
 #include "gm/gm.h"
 #include "vmbus/vmbus.h"
+#include "vsp/netvsp/offload.h"
 
 #define NETVSP_CLASS_GUID                                                                          \
 	{ 0x63, 0x51, 0x61, 0xf8, 0x3e, 0xdf, 0xc5, 0x46, 0x91, 0x3f, 0xf2, 0xd2, 0xf9, 0x65, 0xed, \
@@ -40,12 +46,19 @@
 #define NETVSP_SEND_SECTION_SIZE 6144u
 /* Largest RNDIS byte stream of one guest NVSP message we accept. */
 #define NETVSP_MAX_MSG (72u * 1024u)
+/* MTU range (the guest asks with the NVSP NDIS config; default 1500). */
+#define NETVSP_MTU_DEFAULT 1500u
+#define NETVSP_MTU_MIN 68u
+#define NETVSP_MTU_MAX 9000u
 
 struct netvsp;
 
 struct netvsp_config {
 	uint8_t mac[6];
 	uint16_t vlan;      /* access VLAN 1..4094: tag on the way out, strip on the way in; 0 = none */
+	/* false (default, as Hyper-V): guest frames with a source MAC other than
+	 * the NIC's are dropped (tx_spoofed) and MAC changes are refused. */
+	bool allow_mac_spoofing;
 };
 
 /* Where guest frames go, and how the receive side learns it may retry. */
@@ -53,6 +66,13 @@ struct netvsp_backend {
 	/* A complete Ethernet frame from the guest (lock held; must not block).
 	 * Return 0, or -errno when it was dropped. */
 	int (*tx)(void *opaque, const void *frame, size_t len);
+	/* Optional: the same with a virtio-net header (checksum/GSO request;
+	 * all zero for a plain frame). When set, the guest is offered
+	 * checksum offload and LSO and every frame goes through here. */
+	int (*tx_offload)(void *opaque, const struct netvsp_vnet_hdr_wire *h, const void *frame,
+			  size_t len);
+	/* Optional: the guest's MTU changed (lock held; must not block). */
+	int (*set_mtu)(void *opaque, uint32_t mtu);
 	/* Optional: netvsp_rx() returned -EAGAIN earlier and there is room now
 	 * (lock held; just wake the receive thread). */
 	void (*rx_room)(void *opaque);
@@ -65,11 +85,21 @@ struct netvsp_stats {
 	uint64_t rx_filtered;                       /* guest's packet filter said no */
 	uint64_t rx_no_room;                        /* -EAGAIN: no free section or ring full */
 	uint64_t bad_msgs;                          /* malformed NVSP/RNDIS/PPI, dropped */
+	uint64_t tx_spoofed;                        /* source MAC not ours, dropped */
+	uint64_t tx_bad_offload;                    /* csum/LSO PPI not matching the frame, dropped */
+	uint64_t tx_csum_offload;                   /* frames sent with a checksum request */
+	uint64_t tx_lso;                            /* large frames sent for segmentation */
+	uint64_t rx_csum_ok;                        /* frames delivered marked checksum-good */
+	uint64_t rx_gso_segments;                   /* frames cut from host GSO frames */
+	uint64_t mtu_errors;                        /* back-end could not follow an MTU change */
 	uint64_t ctl_msgs;                          /* RNDIS control requests answered */
 	uint32_t nvsp_version;                      /* negotiated, 0 = none */
 	bool rndis_up;                              /* RNDIS initialised, buffers in place */
 	uint32_t packet_filter;
 	bool link_up;
+	uint32_t offloads;                          /* RNDIS_OFL_* the guest switched on */
+	uint32_t mtu;
+	uint8_t mac[6];                             /* current (the guest may change it) */
 };
 
 /*
@@ -90,6 +120,11 @@ void netvsp_free(struct netvsp *nv);
  * (frame dropped); -EMSGSIZE = not an acceptable frame (dropped).
  */
 int netvsp_rx(struct netvsp *nv, const void *frame, size_t len);
+
+/* netvsp_rx() flags. */
+#define NETVSP_RX_CSUM_OK 0x1u  /* L4 checksum known good: tell the guest (PPI) */
+#define NETVSP_RX_SEGMENT 0x2u  /* a segment of a host GSO frame (counted) */
+int netvsp_rx_ex(struct netvsp *nv, const void *frame, size_t len, uint32_t flags);
 
 /* Carrier change (any thread): the guest gets a media connect/disconnect indication. */
 void netvsp_set_link(struct netvsp *nv, bool up);

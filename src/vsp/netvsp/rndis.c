@@ -58,12 +58,16 @@ static uint32_t simple_reply(uint8_t *out, uint32_t type, uint32_t req_id, uint3
 	return (uint32_t)(HDR + sizeof(c));
 }
 
-/* The offload capabilities: none (the guest computes every checksum and
- * segments itself); revision and size follow what the guest asked for. */
-static uint32_t offload_caps(const uint8_t *in, uint32_t in_len, struct ndis_offload_wire *o)
+/* The offload capabilities: what st->offload_caps allows (none = the guest
+ * computes every checksum and segments itself); revision and size follow
+ * what the guest asked for. */
+static uint32_t offload_caps(const struct rndis_state *st, const uint8_t *in, uint32_t in_len,
+			     struct ndis_offload_wire *o)
 {
 	uint8_t rev = 3;
 	uint16_t size = NDIS_OFFLOAD_SIZE;
+	uint32_t c = st->offload_caps;
+	uint32_t tx4 = 0, tx6 = 0;
 
 	if (in_len >= sizeof(struct ndis_object_header_wire)) {
 		struct ndis_object_header_wire h;
@@ -78,7 +82,148 @@ static uint32_t offload_caps(const uint8_t *in, uint32_t in_len, struct ndis_off
 	o->hdr.type = NDIS_OBJECT_TYPE_OFFLOAD;
 	o->hdr.revision = rev;
 	o->hdr.size = size;
+	if (c & RNDIS_OFL_TCP4_CSUM)
+		tx4 |= NDIS_TXCSUM_CAP_TCP4 | NDIS_TXCSUM_CAP_TCP4OPT;
+	if (c & RNDIS_OFL_UDP4_CSUM)
+		tx4 |= NDIS_TXCSUM_CAP_UDP4;
+	if (c & RNDIS_OFL_TCP6_CSUM)
+		tx6 |= NDIS_TXCSUM_CAP_TCP6 | NDIS_TXCSUM_CAP_TCP6OPT | NDIS_TXCSUM_CAP_IP6EXT;
+	if (c & RNDIS_OFL_UDP6_CSUM)
+		tx6 |= NDIS_TXCSUM_CAP_UDP6;
+	/* csum[]: ip4 tx encap, tx, rx encap, rx, then the same for IPv6. */
+	o->csum[0] = tx4 ? NDIS_OFFLOAD_ENCAP_8023 : 0;
+	o->csum[1] = tx4;
+	o->csum[4] = tx6 ? NDIS_OFFLOAD_ENCAP_8023 : 0;
+	o->csum[5] = tx6;
+	/* lsov2[]: ip4 encap, max size, min segments, ip6 encap, max, min, opts. */
+	if (c & RNDIS_OFL_LSO4) {
+		o->lsov2[0] = NDIS_OFFLOAD_ENCAP_8023;
+		o->lsov2[1] = RNDIS_LSO_MAX_SIZE;
+		o->lsov2[2] = 2;
+	}
+	if (c & RNDIS_OFL_LSO6) {
+		o->lsov2[3] = NDIS_OFFLOAD_ENCAP_8023;
+		o->lsov2[4] = RNDIS_LSO_MAX_SIZE;
+		o->lsov2[5] = 2;
+		o->lsov2[6] = NDIS_LSOV2_CAP_IP6;
+	}
 	return size;
+}
+
+/* One checksum field of ndis_offload_params: TX on, off, or unchanged. */
+static int oflp_csum(uint8_t v, uint32_t bit, uint32_t caps, uint32_t *on)
+{
+	switch (v) {
+	case NDIS_OFLP_NO_CHANGE:
+		return 0;
+	case NDIS_OFLP_CSUM_DISABLED:
+	case NDIS_OFLP_CSUM_RX:
+		*on &= ~bit;
+		return 0;
+	case NDIS_OFLP_CSUM_TX:
+	case NDIS_OFLP_CSUM_TX_RX:
+		if (!(caps & bit))
+			return -1;
+		*on |= bit;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int oflp_lso(uint8_t v, uint32_t bit, uint32_t caps, uint32_t *on)
+{
+	if (v == NDIS_OFLP_NO_CHANGE)
+		return 0;
+	if (v == NDIS_OFLP_LSO_DISABLED) {
+		*on &= ~bit;
+		return 0;
+	}
+	if (v != NDIS_OFLP_LSO_ENABLED || !(caps & bit))
+		return -1;
+	*on |= bit;
+	return 0;
+}
+
+/* SET OID_TCP_OFFLOAD_PARAMETERS: apply all fields or none. */
+static uint32_t set_offload_params(struct rndis_state *st, const uint8_t *in, uint32_t in_len)
+{
+	struct ndis_object_header_wire h;
+	uint32_t on = st->offload_on, caps = st->offload_caps;
+
+	if (in_len < NDIS_OFFLOAD_PARAMS_SIZE_6_0)
+		return RNDIS_STATUS_INVALID_DATA;
+	memcpy(&h, in, sizeof(h));
+	if (h.type != NDIS_OBJECT_TYPE_DEFAULT)
+		return RNDIS_STATUS_INVALID_DATA;
+	/* The IPv4 header checksum, LSOv1 and RSC are never offered. */
+	if (in[NDIS_OFLP_IP4_CSUM] > NDIS_OFLP_CSUM_DISABLED &&
+	    in[NDIS_OFLP_IP4_CSUM] != NDIS_OFLP_CSUM_RX)
+		return RNDIS_STATUS_INVALID_DATA;
+	if (in[NDIS_OFLP_LSOV1] > NDIS_OFLP_LSO_DISABLED)
+		return RNDIS_STATUS_INVALID_DATA;
+	if (in_len > NDIS_OFLP_RSC_IP6 &&
+	    (in[NDIS_OFLP_RSC_IP4] > NDIS_OFLP_LSO_DISABLED ||
+	     in[NDIS_OFLP_RSC_IP6] > NDIS_OFLP_LSO_DISABLED))
+		return RNDIS_STATUS_INVALID_DATA;
+	if (oflp_csum(in[NDIS_OFLP_TCP4_CSUM], RNDIS_OFL_TCP4_CSUM, caps, &on) ||
+	    oflp_csum(in[NDIS_OFLP_UDP4_CSUM], RNDIS_OFL_UDP4_CSUM, caps, &on) ||
+	    oflp_csum(in[NDIS_OFLP_TCP6_CSUM], RNDIS_OFL_TCP6_CSUM, caps, &on) ||
+	    oflp_csum(in[NDIS_OFLP_UDP6_CSUM], RNDIS_OFL_UDP6_CSUM, caps, &on) ||
+	    oflp_lso(in[NDIS_OFLP_LSOV2_IP4], RNDIS_OFL_LSO4, caps, &on) ||
+	    oflp_lso(in[NDIS_OFLP_LSOV2_IP6], RNDIS_OFL_LSO6, caps, &on))
+		return RNDIS_STATUS_INVALID_DATA;
+	st->offload_on = on;
+	return RNDIS_STATUS_SUCCESS;
+}
+
+static int hex_nibble(uint16_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* SET OID_GEN_RNDIS_CONFIG_PARAMETER: Linux sends "NetworkAddress" with 12
+ * hex digits (UTF-16LE) when the guest changes its MAC address. */
+static uint32_t set_config_param(struct rndis_state *st, const uint8_t *in, uint32_t in_len)
+{
+	static const char name[] = "NetworkAddress";
+	struct rndis_config_param_wire p;
+	uint8_t mac[6];
+
+	if (in_len < sizeof(p))
+		return RNDIS_STATUS_INVALID_DATA;
+	memcpy(&p, in, sizeof(p));
+	if (!range_ok(p.name_offset, p.name_length, in_len) ||
+	    !range_ok(p.value_offset, p.value_length, in_len))
+		return RNDIS_STATUS_INVALID_DATA;
+	if (p.name_length != 2 * (sizeof(name) - 1))
+		return RNDIS_STATUS_NOT_SUPPORTED;
+	for (uint32_t i = 0; i < sizeof(name) - 1; i++)
+		if (get_le16(in + p.name_offset + 2 * i) != (uint8_t)name[i])
+			return RNDIS_STATUS_NOT_SUPPORTED; /* some other parameter */
+	if (!st->allow_mac_change)
+		return RNDIS_STATUS_NOT_SUPPORTED; /* MAC spoofing protection */
+	if (p.type != RNDIS_CONFIG_PARAM_STRING || p.value_length != 24)
+		return RNDIS_STATUS_INVALID_DATA;
+	for (uint32_t i = 0; i < 6; i++) {
+		int hi = hex_nibble(get_le16(in + p.value_offset + 4 * i));
+		int lo = hex_nibble(get_le16(in + p.value_offset + 4 * i + 2));
+
+		if (hi < 0 || lo < 0)
+			return RNDIS_STATUS_INVALID_DATA;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (mac[0] & 1) /* multicast/broadcast cannot be a station address */
+		return RNDIS_STATUS_INVALID_DATA;
+	memcpy(st->mac, mac, 6);
+	st->mac_changed = true;
+	return RNDIS_STATUS_SUCCESS;
 }
 
 static uint32_t do_query(struct rndis_state *st, const struct rndis_query_wire *q,
@@ -152,6 +297,9 @@ static uint32_t do_query(struct rndis_state *st, const struct rndis_query_wire *
 		n = 8;
 		break;
 	case OID_802_3_PERMANENT_ADDRESS:
+		memcpy(v.mac, st->perm_mac, 6);
+		n = 6;
+		break;
 	case OID_802_3_CURRENT_ADDRESS:
 		memcpy(v.mac, st->mac, 6);
 		n = 6; /* SPEC: exactly 6 or the probe fails */
@@ -166,7 +314,7 @@ static uint32_t do_query(struct rndis_state *st, const struct rndis_query_wire *
 		n = sizeof(vendor);
 		break;
 	case OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES:
-		n = offload_caps(in, in_len, &v.off);
+		n = offload_caps(st, in, in_len, &v.off);
 		break;
 	default:
 		/* OID_GEN_RECEIVE_SCALE_CAPABILITIES among others: no vRSS. */
@@ -191,24 +339,15 @@ static uint32_t do_set(struct rndis_state *st, const struct rndis_query_wire *q,
 		st->filter = f;
 		return RNDIS_STATUS_SUCCESS;
 	}
-	case OID_TCP_OFFLOAD_PARAMETERS: {
-		struct ndis_object_header_wire h;
-
-		/* We advertised no offloads, so whatever the guest asks to
-		 * enable stays off; only the shape is checked. */
-		if (in_len < NDIS_OFFLOAD_PARAMS_SIZE_6_0)
-			return RNDIS_STATUS_INVALID_DATA;
-		memcpy(&h, in, sizeof(h));
-		if (h.type != NDIS_OBJECT_TYPE_DEFAULT)
-			return RNDIS_STATUS_INVALID_DATA;
-		return RNDIS_STATUS_SUCCESS;
-	}
+	case OID_TCP_OFFLOAD_PARAMETERS:
+		return set_offload_params(st, in, in_len);
+	case OID_GEN_RNDIS_CONFIG_PARAMETER:
+		return set_config_param(st, in, in_len);
 	case OID_GEN_CURRENT_LOOKAHEAD:
 	case OID_802_3_MULTICAST_LIST:       /* we pass all multicast the filter allows */
 	case OID_GEN_NETWORK_LAYER_ADDRESSES:
 		return RNDIS_STATUS_SUCCESS;
 	default:
-		/* Includes OID_GEN_RNDIS_CONFIG_PARAMETER: no MAC change. */
 		return RNDIS_STATUS_NOT_SUPPORTED;
 	}
 }
@@ -362,27 +501,45 @@ int rndis_parse_packet(const uint8_t *msg, uint32_t len, struct rndis_tx_info *r
 	return 0;
 }
 
-uint32_t rndis_build_rx_header(uint8_t *out, uint32_t frame_len, int32_t vlan_tci)
+static uint32_t put_ppi(uint8_t *out, uint32_t type, uint32_t val)
+{
+	struct rndis_ppi_wire ppi = { .size = sizeof(ppi) + 4, .type = type,
+				      .ppi_offset = sizeof(ppi) };
+
+	memcpy(out, &ppi, sizeof(ppi));
+	memcpy(out + sizeof(ppi), &val, 4);
+	return ppi.size;
+}
+
+uint32_t rndis_build_rx_header_csum(uint8_t *out, uint32_t frame_len, int32_t vlan_tci,
+				    uint32_t csum_info)
 {
 	struct rndis_packet_wire p = { .data_offset = sizeof(p), .data_len = frame_len };
-	uint32_t hlen = (uint32_t)RNDIS_RX_HDR_LEN;
+	uint32_t hlen = (uint32_t)RNDIS_RX_HDR_LEN, ppi_len = 0;
 
 	if (vlan_tci >= 0) {
-		struct rndis_ppi_wire ppi = { .size = sizeof(ppi) + 4, .type = RNDIS_PPI_VLAN,
-					      .ppi_offset = sizeof(ppi) };
-		uint32_t t = (uint32_t)vlan_tci, val;
+		uint32_t t = (uint32_t)vlan_tci;
 
-		val = (t >> 13 & 7u) | (t >> 12 & 1u) << 3 | (t & 0xFFFu) << 4;
+		/* PPI: prio 0-2, cfi 3, vid 4-15 */
+		ppi_len += put_ppi(out + hlen + ppi_len, RNDIS_PPI_VLAN,
+				   (t >> 13 & 7u) | (t >> 12 & 1u) << 3 | (t & 0xFFFu) << 4);
+	}
+	if (csum_info)
+		ppi_len += put_ppi(out + hlen + ppi_len, RNDIS_PPI_CHECKSUM, csum_info);
+	if (ppi_len) {
 		p.ppi_offset = sizeof(p);
-		p.ppi_len = ppi.size;
-		p.data_offset = sizeof(p) + ppi.size;
-		memcpy(out + RNDIS_RX_HDR_LEN, &ppi, sizeof(ppi));
-		memcpy(out + RNDIS_RX_HDR_LEN + sizeof(ppi), &val, 4);
-		hlen = (uint32_t)RNDIS_RX_HDR_LEN_VLAN;
+		p.ppi_len = ppi_len;
+		p.data_offset = sizeof(p) + ppi_len;
+		hlen += ppi_len;
 	}
 	put_hdr(out, RNDIS_MSG_PACKET, hlen + frame_len);
 	memcpy(out + HDR, &p, sizeof(p));
 	return hlen;
+}
+
+uint32_t rndis_build_rx_header(uint8_t *out, uint32_t frame_len, int32_t vlan_tci)
+{
+	return rndis_build_rx_header_csum(out, frame_len, vlan_tci, 0);
 }
 
 uint32_t rndis_build_indicate(uint8_t *out, uint32_t status)

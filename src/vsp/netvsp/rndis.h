@@ -23,16 +23,34 @@
 #define RNDIS_RX_HDR_LEN (sizeof(struct rndis_hdr_wire) + sizeof(struct rndis_packet_wire))
 /* Same with an IEEE 802.1Q PPI carrying a stripped VLAN tag. */
 #define RNDIS_RX_HDR_LEN_VLAN (RNDIS_RX_HDR_LEN + sizeof(struct rndis_ppi_wire) + 4)
+/* Largest: VLAN and receive-checksum PPIs. */
+#define RNDIS_RX_HDR_MAX (RNDIS_RX_HDR_LEN + 2 * (sizeof(struct rndis_ppi_wire) + 4))
+
+/* Offloads the guest switched on (OID_TCP_OFFLOAD_PARAMETERS), bits. */
+#define RNDIS_OFL_TCP4_CSUM 0x01u
+#define RNDIS_OFL_UDP4_CSUM 0x02u
+#define RNDIS_OFL_TCP6_CSUM 0x04u
+#define RNDIS_OFL_UDP6_CSUM 0x08u
+#define RNDIS_OFL_LSO4 0x10u
+#define RNDIS_OFL_LSO6 0x20u
+#define RNDIS_OFL_ALL 0x3Fu
+/* Largest LSOv2 packet we take (Hyper-V's figure; the guest's GSO limit). */
+#define RNDIS_LSO_MAX_SIZE 62780u
 
 struct rndis_state {
 	/* Configuration (set by the owner before the guest talks). */
-	uint8_t mac[6];
-	uint32_t mtu;            /* frame payload size, 1500 */
+	uint8_t perm_mac[6];     /* OID_802_3_PERMANENT_ADDRESS */
+	uint8_t mac[6];          /* current address (filter, spoofing check) */
+	uint32_t mtu;            /* frame payload size, 1500 .. 9000 */
 	uint32_t link_speed;     /* 100 bps units */
+	uint32_t offload_caps;   /* RNDIS_OFL_* we advertise (0 = none) */
+	bool allow_mac_change;   /* accept "NetworkAddress" (MAC spoofing allowed) */
 	/* Guest-visible state. */
 	bool link_up;
 	bool initialized;        /* INIT answered, no HALT since */
 	uint32_t filter;         /* OID_GEN_CURRENT_PACKET_FILTER */
+	uint32_t offload_on;     /* RNDIS_OFL_* the guest enabled, within offload_caps */
+	bool mac_changed;        /* set when the guest changed mac; the owner clears it */
 	uint64_t xmit_ok, rcv_ok, xmit_err, rcv_err, rcv_nobuf; /* owner updates */
 	uint32_t bad_msgs;       /* malformed control messages seen */
 };
@@ -72,6 +90,10 @@ int rndis_parse_packet(const uint8_t *msg, uint32_t len, struct rndis_tx_info *r
  * vlan_tci >= 0 an 802.1Q PPI is added. Returns the header length
  * (RNDIS_RX_HDR_LEN or RNDIS_RX_HDR_LEN_VLAN); the frame follows it. */
 uint32_t rndis_build_rx_header(uint8_t *out, uint32_t frame_len, int32_t vlan_tci);
+/* Same, plus a receive checksum PPI when csum_info != 0 (RNDIS_CSUM_RX_*).
+ * out has room for RNDIS_RX_HDR_MAX bytes. */
+uint32_t rndis_build_rx_header_csum(uint8_t *out, uint32_t frame_len, int32_t vlan_tci,
+				    uint32_t csum_info);
 
 /* Write an INDICATE_STATUS message (no status buffer); returns its length. */
 uint32_t rndis_build_indicate(uint8_t *out, uint32_t status);

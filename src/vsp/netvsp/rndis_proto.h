@@ -173,6 +173,47 @@ struct rndis_ppi_wire {
 #define RNDIS_CSUM_RX_UDP_OK (1u << 4)
 #define RNDIS_CSUM_RX_IP_OK (1u << 5)
 
+/* struct ndis_offload capability bits (hyperv_net.h names). */
+#define NDIS_OFFLOAD_ENCAP_8023 0x2u
+#define NDIS_TXCSUM_CAP_TCP4OPT 0x004u
+#define NDIS_TXCSUM_CAP_TCP4 0x010u
+#define NDIS_TXCSUM_CAP_UDP4 0x040u
+#define NDIS_TXCSUM_CAP_IP6EXT 0x001u
+#define NDIS_TXCSUM_CAP_TCP6OPT 0x004u
+#define NDIS_TXCSUM_CAP_TCP6 0x010u
+#define NDIS_TXCSUM_CAP_UDP6 0x040u
+#define NDIS_LSOV2_CAP_IP6 0x5u /* extension headers + TCP options */
+
+/* struct ndis_offload_params (guest SET of OID_TCP_OFFLOAD_PARAMETERS):
+ * byte offsets of the fields we act on, and their values. */
+#define NDIS_OFLP_IP4_CSUM 4u
+#define NDIS_OFLP_TCP4_CSUM 5u
+#define NDIS_OFLP_UDP4_CSUM 6u
+#define NDIS_OFLP_TCP6_CSUM 7u
+#define NDIS_OFLP_UDP6_CSUM 8u
+#define NDIS_OFLP_LSOV1 9u
+#define NDIS_OFLP_LSOV2_IP4 11u
+#define NDIS_OFLP_LSOV2_IP6 12u
+#define NDIS_OFLP_RSC_IP4 22u /* only in the 28-byte form */
+#define NDIS_OFLP_RSC_IP6 23u
+#define NDIS_OFLP_NO_CHANGE 0u
+#define NDIS_OFLP_CSUM_DISABLED 1u
+#define NDIS_OFLP_CSUM_TX 2u
+#define NDIS_OFLP_CSUM_RX 3u
+#define NDIS_OFLP_CSUM_TX_RX 4u
+#define NDIS_OFLP_LSO_DISABLED 1u
+#define NDIS_OFLP_LSO_ENABLED 2u
+
+/* OID_GEN_RNDIS_CONFIG_PARAMETER input (offsets from its start). */
+struct rndis_config_param_wire {
+	uint32_t name_offset;
+	uint32_t name_length;  /* bytes of UTF-16LE */
+	uint32_t type;         /* 2 = string */
+	uint32_t value_offset;
+	uint32_t value_length;
+};
+#define RNDIS_CONFIG_PARAM_STRING 2u
+
 struct ndis_object_header_wire {
 	uint8_t type;
 	uint8_t revision;
@@ -199,5 +240,6 @@ _Static_assert(sizeof(struct rndis_query_c_wire) == 16, "rndis query_c");
 _Static_assert(sizeof(struct rndis_packet_wire) == 36, "rndis packet");
 _Static_assert(sizeof(struct rndis_ppi_wire) == 12, "rndis ppi");
 _Static_assert(sizeof(struct ndis_offload_wire) == NDIS_OFFLOAD_SIZE, "ndis offload");
+_Static_assert(sizeof(struct rndis_config_param_wire) == 20, "rndis config parameter");
 
 #endif

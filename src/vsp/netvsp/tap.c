@@ -4,6 +4,12 @@
  * and an eventfd (stop requests and "the guest has room again" wake-ups);
  * a frame the guest cannot take yet is kept and retried, so a slow guest
  * slows the host side down instead of losing frames.
+ *
+ * With a virtio-net header on the TAP (IFF_VNET_HDR) the guest's checksum
+ * and LSO requests travel to the host kernel as the header says, and the
+ * host may hand us frames with an unfinished checksum or 64 KiB TCP GSO
+ * frames: the checksum is completed and GSO frames are cut into MSS-sized
+ * frames here (offload.h), each marked checksum-good for the guest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,12 +26,17 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "vsp/netvsp/tap.h"
 
-#define TAP_FRAME_MAX 65536u
+#define TAP_VNET_HDR ((uint32_t)sizeof(struct netvsp_vnet_hdr_wire))
+#define TAP_BUF_SIZE (TAP_VNET_HDR + OFFLOAD_MAX_FRAME + 64u)
+/* What we let the kernel hand us with a vnet header: partial checksums and
+ * TCP GSO; segmentation happens in tap_thread. */
+#define TAP_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
 #define TAP_LINK_POLL_MS 250
 
 struct netvsp_tap {
@@ -37,7 +48,14 @@ struct netvsp_tap {
 	pthread_t thread;
 	bool running;
 	atomic_bool stop;
+	bool vnet;                /* frames carry a virtio-net header */
 	uint8_t *buf;
+	uint8_t *seg;             /* one segment of a GSO frame */
+	/* The frame being delivered (cur_len 0 = none) and its offload state. */
+	uint32_t cur_len;
+	struct offload_rx cur_rx;
+	uint32_t cur_seg;
+	uint64_t rx_bad_vnet;     /* frames with a header we refused */
 };
 
 static int tap_tx(void *opaque, const void *frame, size_t len)
@@ -48,6 +66,38 @@ static int tap_tx(void *opaque, const void *frame, size_t len)
 	if (n < 0)
 		return -errno;
 	return (size_t)n == len ? 0 : -EIO;
+}
+
+static int tap_tx_offload(void *opaque, const struct netvsp_vnet_hdr_wire *h, const void *frame,
+			  size_t len)
+{
+	struct netvsp_tap *t = opaque;
+	struct iovec iov[2] = { { (void *)h, TAP_VNET_HDR }, { (void *)frame, len } };
+	ssize_t n = writev(t->fd, iov, 2);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len + TAP_VNET_HDR ? 0 : -EIO;
+}
+
+static int tap_tx_vnet(void *opaque, const void *frame, size_t len)
+{
+	static const struct netvsp_vnet_hdr_wire none;
+
+	return tap_tx_offload(opaque, &none, frame, len);
+}
+
+static int tap_set_mtu(void *opaque, uint32_t mtu)
+{
+	struct netvsp_tap *t = opaque;
+	struct ifreq ifr;
+
+	if (t->ctl_fd < 0)
+		return -ENOTSUP;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, t->ifname, sizeof(ifr.ifr_name));
+	ifr.ifr_mtu = (int)mtu;
+	return ioctl(t->ctl_fd, SIOCSIFMTU, &ifr) < 0 ? -errno : 0;
 }
 
 static void tap_wake(struct netvsp_tap *t)
@@ -84,16 +134,61 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Deliver the current frame (or its remaining segments). -EAGAIN: keep it. */
+static int push_current(struct netvsp_tap *t)
+{
+	uint8_t *f = t->buf + (t->vnet ? TAP_VNET_HDR : 0);
+
+	if (t->cur_rx.nseg > 1) {
+		while (t->cur_seg < t->cur_rx.nseg) {
+			uint32_t n = offload_rx_segment(f, &t->cur_rx, t->cur_seg, t->seg);
+
+			if (netvsp_rx_ex(t->nv, t->seg, n, NETVSP_RX_CSUM_OK | NETVSP_RX_SEGMENT) ==
+			    -EAGAIN)
+				return -EAGAIN;
+			t->cur_seg++;
+		}
+	} else if (netvsp_rx_ex(t->nv, f, t->cur_len, t->cur_rx.csum_ok ? NETVSP_RX_CSUM_OK : 0) ==
+		   -EAGAIN) {
+		return -EAGAIN;
+	}
+	t->cur_len = 0;
+	return 0;
+}
+
+/* A frame of n bytes was read into t->buf: make it the current one. */
+static bool take_frame(struct netvsp_tap *t, size_t n)
+{
+	struct netvsp_vnet_hdr_wire h;
+
+	memset(&t->cur_rx, 0, sizeof(t->cur_rx));
+	t->cur_rx.nseg = 1;
+	t->cur_seg = 0;
+	if (t->vnet) {
+		if (n < TAP_VNET_HDR) {
+			t->rx_bad_vnet++;
+			return false;
+		}
+		memcpy(&h, t->buf, sizeof(h));
+		n -= TAP_VNET_HDR;
+		if (offload_rx_prepare(t->buf + TAP_VNET_HDR, (uint32_t)n, &h, &t->cur_rx)) {
+			t->rx_bad_vnet++;
+			return false;
+		}
+	}
+	t->cur_len = (uint32_t)n;
+	return true;
+}
+
 static void *tap_thread(void *arg)
 {
 	struct netvsp_tap *t = arg;
-	size_t held = 0;          /* a frame the guest had no room for */
 	int last_link = -1;
 	uint64_t next_link = 0;
 
 	while (!atomic_load(&t->stop)) {
 		struct pollfd pfd[2] = { { .fd = t->wake_fd, .events = POLLIN },
-					 { .fd = t->fd, .events = held ? 0 : POLLIN } };
+					 { .fd = t->fd, .events = t->cur_len ? 0 : POLLIN } };
 		uint64_t v;
 		int link;
 
@@ -105,31 +200,37 @@ static void *tap_thread(void *arg)
 			}
 			next_link = now_ms() + TAP_LINK_POLL_MS;
 		}
-		if (poll(pfd, 2, held ? 100 : TAP_LINK_POLL_MS) < 0 && errno != EINTR)
+		if (poll(pfd, 2, t->cur_len ? 100 : TAP_LINK_POLL_MS) < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents & POLLIN)
 			(void)!read(t->wake_fd, &v, sizeof(v));
-		if (held) {
-			if (netvsp_rx(t->nv, t->buf, held) == -EAGAIN)
-				continue;
-			held = 0;
-		}
+		if (t->cur_len && push_current(t) == -EAGAIN)
+			continue;
 		/* Drain what the TAP has, up to a batch, then re-check stop/link. */
 		for (int i = 0; i < 64 && !atomic_load(&t->stop); i++) {
-			ssize_t n = read(t->fd, t->buf, TAP_FRAME_MAX);
+			ssize_t n = read(t->fd, t->buf, TAP_BUF_SIZE);
 
 			if (n <= 0)
 				break;
-			if (netvsp_rx(t->nv, t->buf, (size_t)n) == -EAGAIN) {
-				held = (size_t)n;
+			if (take_frame(t, (size_t)n) && push_current(t) == -EAGAIN)
 				break;
-			}
 		}
 	}
 	return NULL;
 }
 
-int netvsp_tap_from_fd(int fd, const char *ifname, struct netvsp_tap **ret)
+/* Does this TAP fd carry a virtio-net header? (0 for a non-TAP fd) */
+static int tap_fd_vnet(int fd)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+		return 0;
+	return !!(ifr.ifr_flags & IFF_VNET_HDR);
+}
+
+int netvsp_tap_from_fd_vnet(int fd, const char *ifname, int vnet, struct netvsp_tap **ret)
 {
 	struct netvsp_tap *t = calloc(1, sizeof(*t));
 	int fl;
@@ -139,15 +240,19 @@ int netvsp_tap_from_fd(int fd, const char *ifname, struct netvsp_tap **ret)
 		return -ENOMEM;
 	t->fd = fd;
 	t->ctl_fd = -1;
-	t->buf = malloc(TAP_FRAME_MAX);
+	t->vnet = vnet < 0 ? tap_fd_vnet(fd) : !!vnet;
+	t->buf = malloc(TAP_BUF_SIZE);
+	t->seg = malloc(OFFLOAD_MAX_FRAME);
 	t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	fl = fcntl(fd, F_GETFL);
-	if (!t->buf || t->wake_fd < 0 || fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		int r = t->buf ? -errno : -ENOMEM;
+	if (!t->buf || !t->seg || t->wake_fd < 0 || fl < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		int r = t->buf && t->seg ? -errno : -ENOMEM;
 
 		if (t->wake_fd >= 0)
 			close(t->wake_fd);
 		free(t->buf);
+		free(t->seg);
 		free(t);
 		return r ? r : -EIO;
 	}
@@ -159,10 +264,28 @@ int netvsp_tap_from_fd(int fd, const char *ifname, struct netvsp_tap **ret)
 	return 0;
 }
 
+int netvsp_tap_from_fd(int fd, const char *ifname, struct netvsp_tap **ret)
+{
+	return netvsp_tap_from_fd_vnet(fd, ifname, -1, ret);
+}
+
+/* Ask for a virtio-net header and the offloads we handle; 1 when on. */
+static int tap_enable_offloads(int fd)
+{
+	int sz = (int)TAP_VNET_HDR;
+	const char *env = getenv("OPENHV_NETVSP_OFFLOAD");
+
+	if (env && !strcmp(env, "0"))
+		return 0; /* benchmarking without offloads */
+	if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0 || ioctl(fd, TUNSETOFFLOAD, TAP_OFFLOADS) < 0)
+		return -1;
+	return 1;
+}
+
 int netvsp_tap_open(const char *ifname, struct netvsp_tap **ret, char *err, size_t errlen)
 {
 	struct ifreq ifr;
-	int fd, r;
+	int fd, r, vnet;
 
 	*ret = NULL;
 	if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ) {
@@ -186,6 +309,8 @@ int netvsp_tap_open(const char *ifname, struct netvsp_tap **ret, char *err, size
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	if (!getenv("OPENHV_NETVSP_OFFLOAD") || strcmp(getenv("OPENHV_NETVSP_OFFLOAD"), "0"))
+		ifr.ifr_flags |= IFF_VNET_HDR;
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		r = -errno;
 		close(fd);
@@ -201,7 +326,15 @@ int netvsp_tap_open(const char *ifname, struct netvsp_tap **ret, char *err, size
 				 ifname, strerror(-r));
 		return r;
 	}
-	r = netvsp_tap_from_fd(fd, ifname, ret);
+	vnet = (ifr.ifr_flags & IFF_VNET_HDR) ? tap_enable_offloads(fd) : 0;
+	if (vnet < 0) {
+		r = -errno;
+		close(fd);
+		snprintf(err, errlen, "cannot enable offloads on TAP device '%s': %s", ifname,
+			 strerror(-r));
+		return r;
+	}
+	r = netvsp_tap_from_fd_vnet(fd, ifname, vnet, ret);
 	if (r) {
 		close(fd);
 		snprintf(err, errlen, "cannot set up TAP device '%s': %s", ifname, strerror(-r));
@@ -211,7 +344,10 @@ int netvsp_tap_open(const char *ifname, struct netvsp_tap **ret, char *err, size
 
 void netvsp_tap_backend(struct netvsp_tap *t, struct netvsp_backend *ret_be)
 {
-	*ret_be = (struct netvsp_backend){ .tx = tap_tx, .rx_room = tap_rx_room, .opaque = t };
+	*ret_be = (struct netvsp_backend){ .tx = t->vnet ? tap_tx_vnet : tap_tx,
+					   .tx_offload = t->vnet ? tap_tx_offload : NULL,
+					   .set_mtu = t->ctl_fd >= 0 ? tap_set_mtu : NULL,
+					   .rx_room = tap_rx_room, .opaque = t };
 }
 
 int netvsp_tap_start(struct netvsp_tap *t, struct netvsp *nv)
@@ -249,5 +385,6 @@ void netvsp_tap_free(struct netvsp_tap *t)
 	if (t->ctl_fd >= 0)
 		close(t->ctl_fd);
 	free(t->buf);
+	free(t->seg);
 	free(t);
 }

@@ -207,7 +207,8 @@ int nvg_connect(struct nv_guest *g, uint32_t max_version, uint32_t recv_bytes, u
 	if (!g->version)
 		return -EPROTONOSUPPORT;
 	if (g->version >= NVSP_VERSION_2) {
-		struct nvsp_ndis_config_wire m = { .type = NVSP_MSG2_SEND_NDIS_CONFIG, .mtu = 1514 };
+		struct nvsp_ndis_config_wire m = { .type = NVSP_MSG2_SEND_NDIS_CONFIG,
+						   .mtu = (g->mtu ? g->mtu : 1500) + 14 };
 
 		if (nvg_post(g, &m, sizeof(m)))
 			return -EIO;
@@ -318,8 +319,12 @@ int nvg_send_rndis(struct nv_guest *g, const void *msg, uint32_t len, uint32_t c
 		/* a scratch area in the send buffer's last section, unaligned on purpose */
 		uint64_t gpa = g->send_gpa + g->send_bytes - 2 * 4096 - 100;
 
-		if (len > 8192)
-			return -E2BIG;
+		if (len > 8192) {
+			/* LSO-sized: the start of the send buffer (unused on this path) */
+			if ((uint64_t)len + 100 > g->send_bytes)
+				return -E2BIG;
+			gpa = g->send_gpa + 100;
+		}
 		memcpy(g->fg->ram + gpa, msg, len);
 		r = write_gpa_direct(g, &m, gpa, len);
 	} else {

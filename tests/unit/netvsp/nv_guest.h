@@ -15,7 +15,7 @@
 #include "../vmbus/fake_guest.h"
 
 #define NVG_MAX_RX 64u
-#define NVG_MSG_MAX 2048u
+#define NVG_MSG_MAX 9344u
 
 struct nvg_rx { /* one RNDIS message the host put in the receive buffer */
 	uint32_t channel_type;
@@ -27,6 +27,7 @@ struct nv_guest {
 	struct fake_guest *fg;
 	struct fg_chan ch;
 	uint32_t version;
+	uint32_t mtu;                   /* sent in the NDIS config; 0 = 1500 */
 	uint64_t recv_gpa, send_gpa;
 	uint32_t recv_bytes, send_bytes;
 	uint32_t recv_gpadl, send_gpadl;

@@ -18,6 +18,7 @@
 #include "t.h"
 #include "vsp/netvsp/netvsp.h"
 #include "vsp/netvsp/netvsp_proto.h"
+#include "vsp/netvsp/offload.h"
 #include "vsp/netvsp/rndis.h"
 #include "vsp/netvsp/tap.h"
 
@@ -88,8 +89,16 @@ static const struct ctl_row ctl_rows[] = {
 	  { 0x80, 3, 8 }, 0, RNDIS_MSG_SET_C, RNDIS_STATUS_INVALID_DATA, 0 },
 	{ "set offload params bad type", RNDIS_MSG_SET, OID_TCP_OFFLOAD_PARAMETERS, 28, 0, 0,
 	  { 0x81, 3, 28 }, 0, RNDIS_MSG_SET_C, RNDIS_STATUS_INVALID_DATA, 0 },
-	{ "set mac change", RNDIS_MSG_SET, OID_GEN_RNDIS_CONFIG_PARAMETER, 8, 0, 0, { 0 }, 0,
-	  RNDIS_MSG_SET_C, RNDIS_STATUS_NOT_SUPPORTED, 0 },
+	{ "set config parameter short", RNDIS_MSG_SET, OID_GEN_RNDIS_CONFIG_PARAMETER, 8, 0, 0,
+	  { 0 }, 0, RNDIS_MSG_SET_C, RNDIS_STATUS_INVALID_DATA, 0 },
+	{ "set config parameter name outside", RNDIS_MSG_SET, OID_GEN_RNDIS_CONFIG_PARAMETER, 20, 0,
+	  0, { 200, 0, 0, 0, 28, 0, 0, 0, 2 }, 0, RNDIS_MSG_SET_C, RNDIS_STATUS_INVALID_DATA, 0 },
+	{ "set offload params not offered", RNDIS_MSG_SET, OID_TCP_OFFLOAD_PARAMETERS, 28, 0, 0,
+	  { 0x80, 3, 28, 0, 1, 4 }, 0, RNDIS_MSG_SET_C, RNDIS_STATUS_INVALID_DATA, 0 },
+	{ "set offload params ip csum", RNDIS_MSG_SET, OID_TCP_OFFLOAD_PARAMETERS, 28, 0, 0,
+	  { 0x80, 3, 28, 0, 2 }, 0, RNDIS_MSG_SET_C, RNDIS_STATUS_INVALID_DATA, 0 },
+	{ "set offload params disable all", RNDIS_MSG_SET, OID_TCP_OFFLOAD_PARAMETERS, 28, 0, 0,
+	  { 0x80, 3, 28, 0, 1, 1, 1, 1, 1, 1, 0, 1, 1 }, 0, RNDIS_MSG_SET_C, 0, 0 },
 	{ "set multicast list", RNDIS_MSG_SET, OID_802_3_MULTICAST_LIST, 6, 0, 0, { 1 }, 0,
 	  RNDIS_MSG_SET_C, 0, 0 },
 	{ "keepalive", RNDIS_MSG_KEEPALIVE, 0, 0, 0, 0, { 0 }, 0, RNDIS_MSG_KEEPALIVE_C, 0, 0 },
@@ -271,6 +280,10 @@ struct env {
 	uint32_t n_tx;
 	uint32_t rx_room;
 	int tx_fail;
+	struct netvsp_vnet_hdr_wire vh[16];
+	uint8_t *big;                   /* last frame over 2048 bytes */
+	uint32_t big_len;
+	uint32_t mtu_set;
 };
 
 static int fake_tx(void *o, const void *frame, size_t len)
@@ -287,15 +300,44 @@ static int fake_tx(void *o, const void *frame, size_t len)
 	return 0;
 }
 
+static int fake_tx_offload(void *o, const struct netvsp_vnet_hdr_wire *h, const void *frame,
+			   size_t len)
+{
+	struct env *e = o;
+
+	if (e->n_tx < 16)
+		e->vh[e->n_tx] = *h;
+	if (len > 2048 && !e->tx_fail) {
+		free(e->big);
+		e->big = malloc(len);
+		if (e->big)
+			memcpy(e->big, frame, len);
+		e->big_len = (uint32_t)len;
+	}
+	return fake_tx(o, frame, len);
+}
+
+static int fake_set_mtu(void *o, uint32_t mtu)
+{
+	((struct env *)o)->mtu_set = mtu;
+	return 0;
+}
+
 static void fake_rx_room(void *o)
 {
 	((struct env *)o)->rx_room++;
 }
 
-static void env_up(struct env *e, uint16_t vlan)
+/* flags for env_up_ex */
+#define ENV_OFFLOAD 1u
+#define ENV_SPOOF_OK 2u
+
+static void env_up_ex(struct env *e, uint16_t vlan, unsigned int flags)
 {
-	struct netvsp_config cfg = { .vlan = vlan };
-	struct netvsp_backend be = { fake_tx, fake_rx_room, e };
+	struct netvsp_config cfg = { .vlan = vlan, .allow_mac_spoofing = flags & ENV_SPOOF_OK };
+	struct netvsp_backend be = { .tx = fake_tx, .rx_room = fake_rx_room, .opaque = e,
+				     .tx_offload = flags & ENV_OFFLOAD ? fake_tx_offload : NULL,
+				     .set_mtu = fake_set_mtu };
 	static const uint8_t inst[16] = { 0x6f, 0x68, 0x76, 0, 0x6e, 0x65, 0x74, 0x40, 0x80 };
 	static const uint8_t cls[16] = NETVSP_CLASS_GUID;
 
@@ -310,6 +352,11 @@ static void env_up(struct env *e, uint16_t vlan)
 	T_ASSERT_EQ(nvg_open(&e->g, e->fg, &e->offer, 64), 0);
 }
 
+static void env_up(struct env *e, uint16_t vlan)
+{
+	env_up_ex(e, vlan, 0);
+}
+
 static void env_probe(struct env *e, uint32_t max_version)
 {
 	uint8_t mac[6];
@@ -321,6 +368,7 @@ static void env_probe(struct env *e, uint32_t max_version)
 
 static void env_down(struct env *e)
 {
+	free(e->big);
 	netvsp_free(e->nv);
 	fg_free(e->fg);
 }
@@ -328,7 +376,7 @@ static void env_down(struct env *e)
 static void make_frame(uint8_t *f, uint32_t len, const uint8_t dst[6], uint8_t seed)
 {
 	memcpy(f, dst, 6);
-	memcpy(f + 6, "\x02\x00\x00\x00\x00\x09", 6);
+	memcpy(f + 6, MAC, 6); /* the NIC's own address: spoofing protection is on */
 	f[12] = 0x08;
 	f[13] = 0x00;
 	for (uint32_t i = 14; i < len; i++)
@@ -758,6 +806,7 @@ static void test_tap_socketpair(void)
 	T_ASSERT_EQ(netvsp_tap_start(tap, nv2), 0);
 	/* host -> guest through the receive thread */
 	make_frame(f, sizeof(f), cfg.mac, 11);
+	memcpy(f + 6, cfg.mac, 6);
 	T_ASSERT_EQ(write(sv[1], f, sizeof(f)), (ssize_t)sizeof(f));
 	for (int i = 0; i < 1000 && !got; i++) {
 		nvg_poll(&g2);
@@ -784,6 +833,657 @@ static void test_tap_socketpair(void)
 	fg_free(fg);
 }
 
+/* ---- offloads, MAC spoofing, MTU ---- */
+
+static const uint8_t PEER[6] = { 0x02, 0, 0, 0, 0, 9 };
+
+/* Ethernet + IPv4/IPv6 + TCP (20-byte header) + payload; returns the length.
+ * l2: 14, or 18 with an 802.1Q tag. Checksums are left to the caller. */
+static uint32_t build_tcp(uint8_t *f, bool v6, uint32_t l2, uint32_t payload, uint8_t tcp_flags)
+{
+	uint32_t l3 = l2, l4 = l3 + (v6 ? 40 : 20), len = l4 + 20 + payload;
+
+	memset(f, 0, l4 + 20);
+	memcpy(f, PEER, 6);
+	memcpy(f + 6, MAC, 6);
+	if (l2 == 18) {
+		f[12] = 0x81;
+		f[15] = 42;
+	}
+	f[l2 - 2] = v6 ? 0x86 : 0x08;
+	f[l2 - 1] = v6 ? 0xDD : 0x00;
+	if (!v6) {
+		f[l3] = 0x45;
+		f[l3 + 2] = (uint8_t)((len - l3) >> 8);
+		f[l3 + 3] = (uint8_t)(len - l3);
+		f[l3 + 4] = 0x12;
+		f[l3 + 8] = 64;
+		f[l3 + 9] = 6;
+		memcpy(f + l3 + 12, "\xa9\xfe\x64\x02\xa9\xfe\x64\x01", 8);
+	} else {
+		f[l3] = 0x60;
+		f[l3 + 4] = (uint8_t)((len - l3 - 40) >> 8);
+		f[l3 + 5] = (uint8_t)(len - l3 - 40);
+		f[l3 + 6] = 6;
+		f[l3 + 7] = 64;
+		f[l3 + 8] = 0xfe;
+		f[l3 + 9] = 0x80;
+		f[l3 + 23] = 2;
+		f[l3 + 24] = 0xfe;
+		f[l3 + 25] = 0x80;
+		f[l3 + 39] = 1;
+	}
+	f[l4] = 0x9c; /* ports 40000 -> 5201 */
+	f[l4 + 1] = 0x40;
+	f[l4 + 2] = 0x14;
+	f[l4 + 3] = 0x51;
+	memcpy(f + l4 + 4, "\x10\x20\x30\x40", 4);
+	f[l4 + 12] = 0x50;
+	f[l4 + 13] = tcp_flags;
+	f[l4 + 15] = 0xff;
+	for (uint32_t i = 0; i < payload; i++)
+		f[l4 + 20 + i] = (uint8_t)(i * 13 + i / 251);
+	return len;
+}
+
+/* The pseudo-header sum (not complemented), optionally without the length. */
+static uint16_t pseudo(const uint8_t *f, uint32_t l3, bool v6, uint32_t l4len)
+{
+	uint8_t b[12];
+	uint64_t sum;
+
+	if (!v6) {
+		memcpy(b, f + l3 + 12, 8);
+		b[8] = 0;
+		b[9] = 6;
+		b[10] = (uint8_t)(l4len >> 8);
+		b[11] = (uint8_t)l4len;
+		return offload_csum_fold(offload_csum_add(0, b, 12));
+	}
+	sum = offload_csum_add(0, f + l3 + 8, 32);
+	memset(b, 0, 8);
+	b[0] = (uint8_t)(l4len >> 24);
+	b[1] = (uint8_t)(l4len >> 16);
+	b[2] = (uint8_t)(l4len >> 8);
+	b[3] = (uint8_t)l4len;
+	b[7] = 6;
+	return offload_csum_fold(offload_csum_add(sum, b, 8));
+}
+
+static void set_check(uint8_t *f, uint32_t at, uint16_t v)
+{
+	memcpy(f + at, &v, 2);
+}
+
+/* A correct TCP checksum sums (with the pseudo header) to 0xFFFF. */
+static bool tcp_ok(const uint8_t *f, uint32_t len, uint32_t l3, bool v6)
+{
+	uint32_t l4 = l3 + (v6 ? 40 : 20);
+	uint16_t p = pseudo(f, l3, v6, len - l4);
+
+	return offload_csum_fold(offload_csum_add(p, f + l4, len - l4)) == 0xFFFF;
+}
+
+static bool ip4_ok(const uint8_t *f, uint32_t l3)
+{
+	return offload_csum_fold(offload_csum_add(0, f + l3, 20)) == 0xFFFF;
+}
+
+static uint32_t be32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void test_offload_tx_prepare(void)
+{
+	static uint8_t f[20000];
+	struct rndis_tx_info ti = { 0 };
+	struct netvsp_vnet_hdr_wire h;
+	struct offload_rx rx;
+	uint32_t len;
+
+	/* checksum PPI, IPv4 TCP: offset 34 */
+	len = build_tcp(f, false, 14, 100, 0x18);
+	ti.has_csum = true;
+	ti.csum_info = 1u | 1u << 2 | 34u << 16;
+	T_ASSERT_EQ(offload_tx_prepare(f, len, 0, 1500, &ti, &h), 0);
+	T_EXPECT_EQ(h.flags, VNET_F_NEEDS_CSUM);
+	T_EXPECT_EQ(h.gso_type, VNET_GSO_NONE);
+	T_EXPECT_EQ(h.csum_start, 34);
+	T_EXPECT_EQ(h.csum_offset, 16);
+	/* same frame after the VSP inserted a VLAN tag: offsets move by 4 */
+	len = build_tcp(f, false, 18, 100, 0x18);
+	T_ASSERT_EQ(offload_tx_prepare(f, len, 4, 1500, &ti, &h), 0);
+	T_EXPECT_EQ(h.csum_start, 38);
+	/* IPv6 UDP-less TCP */
+	len = build_tcp(f, true, 14, 100, 0x18);
+	ti.csum_info = 2u | 1u << 2 | 54u << 16;
+	T_ASSERT_EQ(offload_tx_prepare(f, len, 0, 1500, &ti, &h), 0);
+	T_EXPECT_EQ(h.csum_start, 54);
+	/* PPIs that do not match the frame */
+	{
+		static const uint32_t bad[] = {
+			1u | 1u << 2 | 54u << 16,          /* IPv4 bit on an IPv6 frame */
+			3u | 1u << 2 | 54u << 16,          /* both versions */
+			2u | 3u << 2 | 54u << 16,          /* TCP and UDP */
+			2u | 1u << 2 | 30u << 16,          /* offset inside the IP header */
+			2u | 1u << 2 | 1000u << 16,        /* offset past the frame */
+			2u | 1u << 2 | 1u << 4 | 54u << 16, /* IPv4 header checksum on IPv6 */
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+			ti.csum_info = bad[i];
+			T_EXPECT_EQ(offload_tx_prepare(f, len, 0, 1500, &ti, &h), -EPROTO);
+		}
+	}
+	/* LSOv2 IPv4 as Linux sends it: tot_len 0, no IP checksum, pseudo sum
+	 * without the length in the TCP checksum. */
+	len = build_tcp(f, false, 14, 14000, 0x18);
+	f[16] = f[17] = 0;
+	set_check(f, 34 + 16, pseudo(f, 14, false, 0));
+	ti = (struct rndis_tx_info){ .has_lso = true,
+				     .lso_info = 1448u | 34u << 20 | 1u << 30 };
+	T_ASSERT_EQ(offload_tx_prepare(f, len, 0, 1500, &ti, &h), 0);
+	T_EXPECT_EQ(h.gso_type, VNET_GSO_TCPV4);
+	T_EXPECT_EQ(h.gso_size, 1448);
+	T_EXPECT_EQ(h.hdr_len, 54);
+	T_EXPECT_EQ(h.csum_start, 34);
+	T_EXPECT_EQ((uint32_t)(f[16] << 8 | f[17]), len - 14);
+	T_EXPECT(ip4_ok(f, 14));
+	/* the fixed-up partial sum is what a host completes into a valid checksum */
+	T_ASSERT_EQ(offload_rx_prepare(f, len,
+				       &(struct netvsp_vnet_hdr_wire){ .flags = VNET_F_NEEDS_CSUM,
+								       .csum_start = 34,
+								       .csum_offset = 16 },
+				       &rx), 0);
+	T_EXPECT(tcp_ok(f, len, 14, false));
+	/* LSOv2 IPv6 */
+	len = build_tcp(f, true, 14, 9000, 0x10);
+	f[18] = f[19] = 0;
+	set_check(f, 54 + 16, pseudo(f, 14, true, 0));
+	ti.lso_info = 1428u | 54u << 20 | 1u << 30 | 1u << 31;
+	T_ASSERT_EQ(offload_tx_prepare(f, len, 0, 1500, &ti, &h), 0);
+	T_EXPECT_EQ(h.gso_type, VNET_GSO_TCPV6);
+	T_EXPECT_EQ((uint32_t)(f[18] << 8 | f[19]), len - 54);
+	T_ASSERT_EQ(offload_rx_prepare(f, len,
+				       &(struct netvsp_vnet_hdr_wire){ .flags = VNET_F_NEEDS_CSUM,
+								       .csum_start = 54,
+								       .csum_offset = 16 },
+				       &rx), 0);
+	T_EXPECT(tcp_ok(f, len, 14, true));
+	/* an LSO frame that fits one segment needs no GSO */
+	len = build_tcp(f, false, 14, 500, 0x18);
+	ti.lso_info = 1448u | 34u << 20 | 1u << 30;
+	T_ASSERT_EQ(offload_tx_prepare(f, len, 0, 1500, &ti, &h), 0);
+	T_EXPECT_EQ(h.gso_type, VNET_GSO_NONE);
+	T_EXPECT_EQ(h.flags, VNET_F_NEEDS_CSUM);
+	/* bad LSO PPIs */
+	{
+		static const uint32_t bad[] = {
+			1448u | 34u << 20,                   /* not the v2 type */
+			0u | 34u << 20 | 1u << 30,           /* MSS 0 */
+			1461u | 34u << 20 | 1u << 30,        /* segments over the MTU */
+			1448u | 30u << 20 | 1u << 30,        /* TCP header offset wrong */
+			1448u | 34u << 20 | 1u << 30 | 1u << 31, /* IPv6 bit, IPv4 frame */
+			1448u | 1000u << 20 | 1u << 30,      /* offset past the frame */
+		};
+
+		len = build_tcp(f, false, 14, 5000, 0x18);
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+			ti.lso_info = bad[i];
+			T_EXPECT_EQ(offload_tx_prepare(f, len, 0, 1500, &ti, &h), -EPROTO);
+		}
+	}
+	/* no PPI: nothing to do */
+	ti = (struct rndis_tx_info){ 0 };
+	T_ASSERT_EQ(offload_tx_prepare(f, len, 0, 1500, &ti, &h), 0);
+	T_EXPECT_EQ(h.flags, 0);
+}
+
+static void check_segments(const uint8_t *gso, uint32_t len, bool v6, uint32_t mss,
+			   const struct offload_rx *rx)
+{
+	static uint8_t seg[OFFLOAD_MAX_FRAME];
+	uint32_t l3 = 14, l4 = v6 ? 54 : 34, hdr = l4 + 20, total = 0;
+	uint32_t seq0 = be32_at(gso + l4 + 4);
+
+	T_ASSERT_EQ(rx->nseg, (len - hdr + mss - 1) / mss);
+	for (uint32_t i = 0; i < rx->nseg; i++) {
+		uint32_t n = offload_rx_segment(gso, rx, i, seg);
+		uint32_t want = MIN(mss, len - hdr - i * mss);
+
+		T_EXPECT_EQ(n, hdr + want);
+		T_EXPECT(tcp_ok(seg, n, l3, v6));
+		if (!v6) {
+			T_EXPECT(ip4_ok(seg, l3));
+			T_EXPECT_EQ((uint32_t)(seg[16] << 8 | seg[17]), n - 14);
+		} else {
+			T_EXPECT_EQ((uint32_t)(seg[18] << 8 | seg[19]), n - 54);
+		}
+		T_EXPECT_EQ(be32_at(seg + l4 + 4), seq0 + i * mss);
+		/* FIN/PSH only on the last segment */
+		T_EXPECT_EQ(seg[l4 + 13] & 0x09, i + 1 == rx->nseg ? (gso[l4 + 13] & 0x09) : 0);
+		T_EXPECT(!memcmp(seg + hdr, gso + hdr + i * mss, want));
+		total += want;
+	}
+	T_EXPECT_EQ(total, len - hdr);
+}
+
+static void test_offload_rx_segment(void)
+{
+	static uint8_t f[OFFLOAD_MAX_FRAME];
+	struct netvsp_vnet_hdr_wire h;
+	struct offload_rx rx;
+	uint32_t len;
+
+	/* a host GSO frame: full lengths, pseudo-header sum with the length */
+	len = build_tcp(f, false, 14, 3500, 0x19);
+	set_check(f, 50, pseudo(f, 14, false, len - 34));
+	h = (struct netvsp_vnet_hdr_wire){ VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 54, 1000, 34, 16 };
+	T_ASSERT_EQ(offload_rx_prepare(f, len, &h, &rx), 0);
+	T_EXPECT(rx.csum_ok);
+	check_segments(f, len, false, 1000, &rx);
+	/* the largest: 64 KiB in 1448-byte segments */
+	len = build_tcp(f, false, 14, 65535 - 40, 0x10);
+	set_check(f, 50, pseudo(f, 14, false, len - 34));
+	h.gso_size = 1448;
+	T_ASSERT_EQ(offload_rx_prepare(f, len, &h, &rx), 0);
+	check_segments(f, len, false, 1448, &rx);
+	/* IPv6 */
+	len = build_tcp(f, true, 14, 2000, 0x18);
+	set_check(f, 70, pseudo(f, 14, true, len - 54));
+	h = (struct netvsp_vnet_hdr_wire){ VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, 74, 1440, 54, 16 };
+	T_ASSERT_EQ(offload_rx_prepare(f, len, &h, &rx), 0);
+	check_segments(f, len, true, 1440, &rx);
+	/* refused headers */
+	{
+		static const struct netvsp_vnet_hdr_wire bad[] = {
+			{ VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 74, 1440, 54, 16 }, /* v4 on v6 */
+			{ VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, 74, 1440, 50, 16 }, /* start */
+			{ VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, 74, 1440, 54, 6 },  /* offset */
+			{ 0, VNET_GSO_TCPV6, 74, 1440, 54, 16 },                 /* no csum */
+			{ VNET_F_NEEDS_CSUM, VNET_GSO_UDP, 74, 1440, 54, 6 },    /* UFO */
+			{ VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, 74, 0, 54, 16 },    /* MSS 0 */
+			{ VNET_F_NEEDS_CSUM, 0, 0, 0, 54, 0xFFF0 },              /* csum outside */
+			{ VNET_F_NEEDS_CSUM, 0, 0, 0, 3, 0 },                    /* inside Ethernet */
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+			T_EXPECT_EQ(offload_rx_prepare(f, len, &bad[i], &rx), -EPROTO);
+		/* a truncated frame */
+		T_EXPECT_EQ(offload_rx_prepare(f, 60, &h, &rx), -EPROTO);
+	}
+	/* a partial checksum is completed; DATA_VALID is believed */
+	len = build_tcp(f, false, 14, 333, 0x18);
+	set_check(f, 50, pseudo(f, 14, false, len - 34));
+	h = (struct netvsp_vnet_hdr_wire){ VNET_F_NEEDS_CSUM, 0, 0, 0, 34, 16 };
+	T_ASSERT_EQ(offload_rx_prepare(f, len, &h, &rx), 0);
+	T_EXPECT(rx.csum_ok);
+	T_EXPECT_EQ(rx.nseg, 1);
+	T_EXPECT(tcp_ok(f, len, 14, false));
+	h = (struct netvsp_vnet_hdr_wire){ VNET_F_DATA_VALID, 0, 0, 0, 0, 0 };
+	T_ASSERT_EQ(offload_rx_prepare(f, len, &h, &rx), 0);
+	T_EXPECT(rx.csum_ok);
+	h.flags = 0;
+	T_ASSERT_EQ(offload_rx_prepare(f, len, &h, &rx), 0);
+	T_EXPECT(!rx.csum_ok);
+	/* which checksum PPI a good frame gets */
+	T_EXPECT_EQ(offload_rx_csum_info(f, len), RNDIS_CSUM_RX_TCP_OK | RNDIS_CSUM_RX_IP_OK);
+	len = build_tcp(f, true, 18, 10, 0x18);
+	T_EXPECT_EQ(offload_rx_csum_info(f, len), RNDIS_CSUM_RX_TCP_OK);
+	f[18 + 6] = 17;
+	T_EXPECT_EQ(offload_rx_csum_info(f, len), RNDIS_CSUM_RX_UDP_OK);
+	f[12] = 0x08;
+	f[13] = 0x06; /* ARP */
+	T_EXPECT_EQ(offload_rx_csum_info(f, len), 0);
+}
+
+/* Send frame as one PACKET with one PPI (type, value); big ones GPA-direct. */
+static int send_ppi_frame(struct nv_guest *g, const uint8_t *frame, uint32_t len, uint32_t type,
+			  uint32_t val)
+{
+	uint32_t off = 8 + 36 + 16, total = (uint32_t)ALIGN_UP(off + len, 8);
+	uint8_t *msg = calloc(1, total);
+	struct rndis_hdr_wire h = { RNDIS_MSG_PACKET, total };
+	struct rndis_packet_wire p = { .data_offset = 36 + 16, .data_len = len, .ppi_offset = 36,
+				       .ppi_len = 16 };
+	struct rndis_ppi_wire ppi = { 16, type, 12 };
+	int r;
+
+	if (!msg)
+		return -ENOMEM;
+	memcpy(msg, &h, 8);
+	memcpy(msg + 8, &p, sizeof(p));
+	memcpy(msg + 44, &ppi, 12);
+	memcpy(msg + 56, &val, 4);
+	memcpy(msg + off, frame, len);
+	r = nvg_send_rndis(g, msg, total, NVSP_CHANNEL_DATA, total > g->send_section);
+	free(msg);
+	return r;
+}
+
+static uint32_t set_status(struct nv_guest *g, uint32_t oid, const void *in, uint32_t len)
+{
+	struct nvg_rx rx;
+	struct rndis_set_c_wire sc;
+
+	if (nvg_set(g, oid, in, len, &rx))
+		return 0xDEADu;
+	memcpy(&sc, rx.data + 8, sizeof(sc));
+	return sc.status;
+}
+
+/* What Linux's rndis_netdev_set_hwcaps asks for when everything is offered. */
+static const uint8_t all_offloads[28] = { NDIS_OBJECT_TYPE_DEFAULT, 3, 28, 0, 1, 4, 4, 4, 4,
+					  0, 0, 2, 2 };
+
+static void test_offload_vsp(void)
+{
+	struct env e;
+	static uint8_t f[30000];
+	uint8_t in[4] = { NDIS_OBJECT_TYPE_OFFLOAD, 3, 156, 0 };
+	struct nvg_rx rx;
+	struct ndis_offload_wire o;
+	struct netvsp_stats st;
+	uint32_t len;
+
+	env_up_ex(&e, 0, ENV_OFFLOAD);
+	env_probe(&e, NVSP_VERSION_61);
+	T_ASSERT_EQ(nvg_query(&e.g, OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, in, 4, &rx), 0);
+	memcpy(&o, rx.data + 8 + 16, sizeof(o));
+	T_EXPECT_EQ(o.csum[1], 0x54);  /* TCP4 + options + UDP4 */
+	T_EXPECT_EQ(o.csum[5], 0x55);  /* TCP6 + options + ext headers + UDP6 */
+	T_EXPECT_EQ(o.lsov2[0], NDIS_OFFLOAD_ENCAP_8023);
+	T_EXPECT_EQ(o.lsov2[1], RNDIS_LSO_MAX_SIZE);
+	T_EXPECT_EQ(o.lsov2[6], NDIS_LSOV2_CAP_IP6);
+	T_EXPECT_EQ(o.rsc_ip4, 0);
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT_EQ(st.offloads, 0); /* the probe's SET asked for nothing */
+	/* a checksum PPI before the guest enabled offloads: dropped */
+	len = build_tcp(f, false, 14, 100, 0x18);
+	T_EXPECT_EQ(send_ppi_frame(&e.g, f, len, RNDIS_PPI_CHECKSUM, 1u | 1u << 2 | 34u << 16),
+		    NVSP_STAT_SUCCESS);
+	T_EXPECT_EQ(e.n_tx, 0);
+	T_EXPECT_EQ(set_status(&e.g, OID_TCP_OFFLOAD_PARAMETERS, all_offloads, 28), 0);
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT_EQ(st.offloads, RNDIS_OFL_ALL);
+	T_EXPECT_EQ(send_ppi_frame(&e.g, f, len, RNDIS_PPI_CHECKSUM, 1u | 1u << 2 | 34u << 16),
+		    NVSP_STAT_SUCCESS);
+	T_ASSERT_EQ(e.n_tx, 1);
+	T_EXPECT_EQ(e.vh[0].flags, VNET_F_NEEDS_CSUM);
+	T_EXPECT_EQ(e.vh[0].csum_start, 34);
+	T_EXPECT(!memcmp(e.tx[0], f, len));
+	/* a plain frame goes the same way with an empty header */
+	T_EXPECT_EQ(nvg_send_frame(&e.g, f, 60, -1, false), NVSP_STAT_SUCCESS);
+	T_ASSERT_EQ(e.n_tx, 2);
+	T_EXPECT_EQ(e.vh[1].flags, 0);
+	/* a 20 KB LSO frame through GPA-direct ranges */
+	len = build_tcp(f, false, 14, 20000, 0x18);
+	f[16] = f[17] = 0;
+	T_EXPECT_EQ(send_ppi_frame(&e.g, f, len, RNDIS_PPI_LSO, 1448u | 34u << 20 | 1u << 30),
+		    NVSP_STAT_SUCCESS);
+	T_ASSERT_EQ(e.n_tx, 3);
+	T_EXPECT_EQ(e.vh[2].gso_type, VNET_GSO_TCPV4);
+	T_EXPECT_EQ(e.vh[2].gso_size, 1448);
+	T_ASSERT_EQ(e.big_len, len);
+	T_EXPECT((uint32_t)(e.big[16] << 8 | e.big[17]) == len - 14);
+	T_EXPECT(!memcmp(e.big + 54, f + 54, len - 54));
+	/* an LSO PPI pointing outside the frame: dropped and counted */
+	T_EXPECT_EQ(send_ppi_frame(&e.g, f, len, RNDIS_PPI_LSO, 1448u | 1020u << 20 | 1u << 30),
+		    NVSP_STAT_SUCCESS);
+	/* a frame over the MTU without LSO: dropped */
+	T_EXPECT_EQ(send_ppi_frame(&e.g, f, 3000, RNDIS_PPI_CHECKSUM, 1u | 1u << 2 | 34u << 16),
+		    NVSP_STAT_SUCCESS);
+	T_EXPECT_EQ(e.n_tx, 3);
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT_EQ(st.tx_csum_offload, 1);
+	T_EXPECT_EQ(st.tx_lso, 1);
+	T_EXPECT_EQ(st.tx_bad_offload, 2);
+	T_EXPECT_EQ(st.tx_dropped, 3);
+	/* host -> guest: a checksum-good frame carries the receive PPI */
+	len = build_tcp(f, false, 14, 200, 0x18);
+	memcpy(f, MAC, 6);
+	T_ASSERT_EQ(netvsp_rx_ex(e.nv, f, len, NETVSP_RX_CSUM_OK), 0);
+	nvg_poll(&e.g);
+	T_ASSERT(nvg_take(&e.g, RNDIS_MSG_PACKET, &rx));
+	{
+		struct rndis_tx_info ti;
+
+		T_ASSERT_EQ(rndis_parse_packet(rx.data, rx.len, &ti), 0);
+		T_EXPECT(ti.has_csum);
+		T_EXPECT_EQ(ti.csum_info, RNDIS_CSUM_RX_TCP_OK | RNDIS_CSUM_RX_IP_OK);
+		T_EXPECT_EQ(ti.data_len, len);
+		T_EXPECT(!memcmp(rx.data + ti.data_off, f, len));
+	}
+	T_ASSERT_EQ(netvsp_rx(e.nv, f, len), 0);
+	nvg_poll(&e.g);
+	T_ASSERT(nvg_take(&e.g, RNDIS_MSG_PACKET, &rx));
+	{
+		struct rndis_tx_info ti;
+
+		T_ASSERT_EQ(rndis_parse_packet(rx.data, rx.len, &ti), 0);
+		T_EXPECT(!ti.has_csum);
+	}
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT_EQ(st.rx_csum_ok, 1);
+	T_EXPECT_EQ(st.bad_msgs, 0);
+	env_down(&e);
+
+	/* a back-end without offloads: none offered, none accepted */
+	env_up(&e, 0);
+	env_probe(&e, NVSP_VERSION_61);
+	T_ASSERT_EQ(nvg_query(&e.g, OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, in, 4, &rx), 0);
+	memcpy(&o, rx.data + 8 + 16, sizeof(o));
+	T_EXPECT_EQ(o.csum[1], 0);
+	T_EXPECT_EQ(o.lsov2[0], 0);
+	T_EXPECT_EQ(set_status(&e.g, OID_TCP_OFFLOAD_PARAMETERS, all_offloads, 28),
+		    RNDIS_STATUS_INVALID_DATA);
+	len = build_tcp(f, false, 14, 100, 0x18);
+	T_EXPECT_EQ(send_ppi_frame(&e.g, f, len, RNDIS_PPI_CHECKSUM, 1u | 1u << 2 | 34u << 16),
+		    NVSP_STAT_SUCCESS);
+	T_EXPECT_EQ(e.n_tx, 0);
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT_EQ(st.tx_bad_offload, 1);
+	env_down(&e);
+}
+
+/* OID_GEN_RNDIS_CONFIG_PARAMETER "NetworkAddress" = hex, as Linux builds it. */
+static uint32_t set_mac(struct nv_guest *g, const char *hex)
+{
+	uint8_t in[20 + 28 + 48] = { 0 };
+	struct rndis_config_param_wire p = { 20, 28, RNDIS_CONFIG_PARAM_STRING, 48,
+					     2 * (uint32_t)strlen(hex) };
+	static const char name[] = "NetworkAddress";
+
+	memcpy(in, &p, sizeof(p));
+	for (int i = 0; name[i]; i++)
+		in[20 + 2 * i] = (uint8_t)name[i];
+	for (int i = 0; hex[i] && i < 24; i++)
+		in[48 + 2 * i] = (uint8_t)hex[i];
+	return set_status(g, OID_GEN_RNDIS_CONFIG_PARAMETER, in, 48 + p.value_length);
+}
+
+static void test_mac_spoofing(void)
+{
+	struct env e;
+	uint8_t f[100];
+	static const uint8_t newmac[6] = { 0x02, 0x6f, 0x68, 0, 0, 0x99 };
+	struct netvsp_stats st;
+	struct nvg_rx rx;
+	uint8_t mac[6];
+	uint32_t n;
+
+	/* default: protection on */
+	env_up(&e, 0);
+	env_probe(&e, NVSP_VERSION_61);
+	make_frame(f, sizeof(f), PEER, 1);
+	T_EXPECT_EQ(nvg_send_frame(&e.g, f, sizeof(f), -1, false), NVSP_STAT_SUCCESS);
+	f[11] ^= 0x40; /* someone else's source address */
+	T_EXPECT_EQ(nvg_send_frame(&e.g, f, sizeof(f), -1, false), NVSP_STAT_SUCCESS);
+	T_EXPECT_EQ(e.n_tx, 1);
+	T_EXPECT_EQ(set_mac(&e.g, "026f68000099"), RNDIS_STATUS_NOT_SUPPORTED);
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT_EQ(st.tx_spoofed, 1);
+	T_EXPECT_EQ(st.tx_dropped, 1);
+	T_EXPECT(!memcmp(st.mac, MAC, 6));
+	env_down(&e);
+
+	/* allowed: any source goes, and the guest may change its address */
+	env_up_ex(&e, 0, ENV_SPOOF_OK);
+	env_probe(&e, NVSP_VERSION_61);
+	T_EXPECT_EQ(nvg_send_frame(&e.g, f, sizeof(f), -1, false), NVSP_STAT_SUCCESS);
+	T_EXPECT_EQ(e.n_tx, 1);
+	T_EXPECT_EQ(set_mac(&e.g, "026F6800009"), RNDIS_STATUS_INVALID_DATA); /* 11 digits */
+	T_EXPECT_EQ(set_mac(&e.g, "026f680000xx"), RNDIS_STATUS_INVALID_DATA);
+	T_EXPECT_EQ(set_mac(&e.g, "036f68000099"), RNDIS_STATUS_INVALID_DATA); /* multicast */
+	T_EXPECT_EQ(set_mac(&e.g, "026f68000099"), 0);
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT(!memcmp(st.mac, newmac, 6));
+	n = 6;
+	T_ASSERT_EQ(nvg_query(&e.g, OID_802_3_CURRENT_ADDRESS, NULL, 0, &rx), 0);
+	memcpy(mac, rx.data + 8 + 16, 6);
+	T_EXPECT(!memcmp(mac, newmac, 6));
+	T_ASSERT_EQ(nvg_query(&e.g, OID_802_3_PERMANENT_ADDRESS, NULL, 0, &rx), 0);
+	memcpy(mac, rx.data + 8 + 16, n);
+	T_EXPECT(!memcmp(mac, MAC, 6));
+	/* frames to the new address pass the guest's directed filter */
+	make_frame(f, 60, newmac, 2);
+	T_EXPECT_EQ(netvsp_rx(e.nv, f, 60), 0);
+	nvg_poll(&e.g);
+	T_EXPECT(nvg_take(&e.g, RNDIS_MSG_PACKET, NULL));
+	env_down(&e);
+}
+
+static void test_jumbo_mtu(void)
+{
+	struct env e;
+	static uint8_t f[9100];
+	struct netvsp_stats st;
+	struct nvg_rx rx;
+	struct rndis_tx_info ti;
+	uint32_t v;
+
+	env_up(&e, 0);
+	e.g.mtu = 9000;
+	env_probe(&e, NVSP_VERSION_61);
+	T_EXPECT(e.g.sub_alloc >= 9014 + RNDIS_RX_HDR_MAX);
+	T_EXPECT_EQ(e.mtu_set, 9000);
+	T_ASSERT_EQ(nvg_query(&e.g, OID_GEN_MAXIMUM_FRAME_SIZE, NULL, 0, &rx), 0);
+	memcpy(&v, rx.data + 8 + 16, 4);
+	T_EXPECT_EQ(v, 9000);
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT_EQ(st.mtu, 9000);
+	make_frame(f, 9014, MAC, 5);
+	T_ASSERT_EQ(netvsp_rx(e.nv, f, 9014), 0);
+	nvg_poll(&e.g);
+	T_ASSERT(nvg_take(&e.g, RNDIS_MSG_PACKET, &rx));
+	T_ASSERT_EQ(rndis_parse_packet(rx.data, rx.len, &ti), 0);
+	T_EXPECT_EQ(ti.data_len, 9014);
+	T_EXPECT(!memcmp(rx.data + ti.data_off, f, 9014));
+	T_EXPECT_EQ(netvsp_rx(e.nv, f, 9015), -EMSGSIZE);
+	T_EXPECT_EQ(e.g.bad_xfer, 0);
+	env_down(&e);
+
+	/* more than we take: the guest is told 9000 */
+	env_up(&e, 0);
+	e.g.mtu = 16000;
+	env_probe(&e, NVSP_VERSION_61);
+	T_ASSERT_EQ(nvg_query(&e.g, OID_GEN_MAXIMUM_FRAME_SIZE, NULL, 0, &rx), 0);
+	memcpy(&v, rx.data + 8 + 16, 4);
+	T_EXPECT_EQ(v, 9000);
+	env_down(&e);
+
+	/* default 1500: a 1515-byte frame is refused */
+	env_up(&e, 0);
+	env_probe(&e, NVSP_VERSION_61);
+	T_EXPECT_EQ(e.mtu_set, 0); /* nothing to change */
+	T_EXPECT_EQ(netvsp_rx(e.nv, f, 1515), -EMSGSIZE);
+	env_down(&e);
+}
+
+static void test_tap_vnet_socketpair(void)
+{
+	struct fake_guest *fg;
+	struct netvsp_tap *tap;
+	struct netvsp_backend be;
+	struct netvsp_config cfg = { 0 };
+	struct vmbus_offer_channel_wire offer;
+	static struct nv_guest g2;
+	static const uint8_t inst2[16] = { 0x6f, 0x68, 0x76, 0, 0x6e, 0x65, 0x74, 0x40, 0x80, 3 };
+	struct netvsp *nv2;
+	int sv[2], got = 0;
+	static uint8_t buf[16384], f[8000];
+	uint8_t mac[6];
+	struct netvsp_vnet_hdr_wire h = { VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 54, 1000, 34, 16 };
+	uint32_t len;
+	struct nvg_rx rx;
+	struct netvsp_stats st;
+	ssize_t n;
+
+	T_ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	T_ASSERT_EQ(fg_new(1, RAM, &fg), 0);
+	T_ASSERT_EQ(fg_boot(fg), 0);
+	memcpy(cfg.mac, MAC, 6);
+	T_ASSERT_EQ(netvsp_tap_from_fd_vnet(sv[0], NULL, 1, &tap), 0);
+	netvsp_tap_backend(tap, &be);
+	T_ASSERT(be.tx_offload != NULL);
+	T_ASSERT_EQ(netvsp_new(fg->srv, fg->gm, &cfg, inst2, &be, &nv2), 0);
+	T_ASSERT_EQ(fg_connect(fg), VMBUS_VERSION_WIN10_V5_3);
+	T_ASSERT_EQ(fg_request_offers(fg, &offer, 1), 1);
+	T_ASSERT_EQ(nvg_open(&g2, fg, &offer, 64), 0);
+	T_ASSERT_EQ(nvg_connect(&g2, NVSP_VERSION_61, RECV_BYTES, SEND_BYTES), 0);
+	T_ASSERT_EQ(nvg_probe(&g2, mac), 0);
+	T_EXPECT_EQ(set_status(&g2, OID_TCP_OFFLOAD_PARAMETERS, all_offloads, 28), 0);
+	T_ASSERT_EQ(netvsp_tap_start(tap, nv2), 0);
+	/* host -> guest: one 3-segment GSO frame becomes 3 checksummed frames */
+	len = build_tcp(f, false, 14, 2500, 0x18);
+	memcpy(f, MAC, 6);
+	set_check(f, 50, pseudo(f, 14, false, len - 34));
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), f, len);
+	T_ASSERT_EQ(write(sv[1], buf, sizeof(h) + len), (ssize_t)(sizeof(h) + len));
+	for (int i = 0; i < 2000 && got < 3; i++) {
+		nvg_poll(&g2);
+		while (got < 3 && nvg_take(&g2, RNDIS_MSG_PACKET, &rx)) {
+			struct rndis_tx_info ti;
+			uint8_t *s = rx.data;
+
+			T_ASSERT_EQ(rndis_parse_packet(rx.data, rx.len, &ti), 0);
+			T_EXPECT(ti.has_csum);
+			T_EXPECT_EQ(ti.data_len, got < 2 ? 1054u : 554u);
+			T_EXPECT(tcp_ok(s + ti.data_off, ti.data_len, 14, false));
+			T_EXPECT(ip4_ok(s + ti.data_off, 14));
+			got++;
+		}
+		if (got < 3)
+			sleep_ms(2);
+	}
+	T_EXPECT_EQ(got, 3);
+	/* a bad header is dropped, the next frame still arrives */
+	h.csum_start = 20;
+	memcpy(buf, &h, sizeof(h));
+	T_ASSERT_EQ(write(sv[1], buf, sizeof(h) + len), (ssize_t)(sizeof(h) + len));
+	/* guest -> host: the checksum request becomes the header */
+	len = build_tcp(f, false, 14, 300, 0x18);
+	T_EXPECT_EQ(send_ppi_frame(&g2, f, len, RNDIS_PPI_CHECKSUM, 1u | 1u << 2 | 34u << 16),
+		    NVSP_STAT_SUCCESS);
+	n = read(sv[1], buf, sizeof(buf));
+	T_ASSERT_EQ(n, (ssize_t)(sizeof(h) + len));
+	memcpy(&h, buf, sizeof(h));
+	T_EXPECT_EQ(h.flags, VNET_F_NEEDS_CSUM);
+	T_EXPECT_EQ(h.csum_start, 34);
+	T_EXPECT_EQ(h.csum_offset, 16);
+	T_EXPECT(!memcmp(buf + sizeof(h), f, len));
+	netvsp_tap_stop(tap);
+	netvsp_get_stats(nv2, &st);
+	T_EXPECT_EQ(st.rx_gso_segments, 3);
+	T_EXPECT_EQ(st.rx_csum_ok, 3);
+	netvsp_free(nv2);
+	netvsp_tap_free(tap);
+	close(sv[1]);
+	fg_free(fg);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_rndis_control_table),
 	T_CASE(test_rndis_packet_table),
@@ -801,6 +1501,12 @@ static const struct t_case cases[] = {
 	T_CASE(test_close_reopen),
 	T_CASE(test_flooding_guest_breaks_channel),
 	T_CASE(test_tap_socketpair),
+	T_CASE(test_offload_tx_prepare),
+	T_CASE(test_offload_rx_segment),
+	T_CASE(test_offload_vsp),
+	T_CASE(test_mac_spoofing),
+	T_CASE(test_jumbo_mtu),
+	T_CASE(test_tap_vnet_socketpair),
 	{ 0 },
 };
 
