@@ -3,8 +3,10 @@
  * Fuzz target for the RNDIS parsers on their own: the input is one guest
  * RNDIS message, fed to the control handler (with the header length fixed
  * up half of the time so deeper paths are reached), the packet/PPI parser
- * and the packet filter. Responses must stay within RNDIS_RESP_MAX and
- * parsed frame offsets inside the message.
+ * and the packet filter. Responses must stay within RNDIS_RESP_MAX,
+ * parsed frame offsets inside the message, and the offloads the guest
+ * switches on within those offered (all, or none: bit 6 of the first byte,
+ * which also decides whether MAC changes are allowed).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!size)
 		return 0;
+	st.offload_caps = data[0] & 0x40 ? 0 : RNDIS_OFL_ALL;
+	st.allow_mac_change = !(data[0] & 0x40);
 	len = (uint32_t)MIN(size - 1, sizeof(msg));
 	memcpy(msg, data + 1, len);
 	if ((data[0] & 1) && len >= 8)
@@ -38,6 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(out, 0xA5, sizeof(out));
 	(void)rndis_control(&st, msg, len, out, &rlen);
 	if (rlen > RNDIS_RESP_MAX || out[RNDIS_RESP_MAX] != 0xA5)
+		abort();
+	if (st.offload_on & ~st.offload_caps)
+		abort();
+	if (st.mac_changed && ((st.mac[0] & 1) || !st.allow_mac_change))
 		abort();
 	if (rndis_parse_packet(msg, len, &ti) == 0) {
 		if ((uint64_t)ti.data_off + ti.data_len > len)

@@ -41,6 +41,13 @@ ohv_need_pkgs busybox-static cpio kmod
 gdir=$here/guest
 [[ -f $gdir/init && -d $gdir/scripts ]] || ohv_die "tools/guest/init or tools/guest/scripts is missing"
 mapfile -t inputs < <(find "$gdir" -type f | LC_ALL=C sort)
+# iperf3 and ethtool for the network test and benchmark, when the host has
+# them (Debian packages iperf3, ethtool); part of the cache key.
+net_tools=()
+for t in /usr/bin/iperf3 /usr/sbin/ethtool; do
+	[[ -x $t ]] && net_tools+=("$t")
+done
+inputs+=("${net_tools[@]}")
 
 kpkg=$(ohv_kernel_pkg linux-image-cloud-amd64)
 kver=$(ohv_pkg_version "$kpkg")
@@ -79,6 +86,15 @@ if [[ -n $force || ! -f $out/.done ]]; then
 			 awk '/=> \// { print $3 } /^\t\// { print $1 }')
 		[[ -e $root/lib64/ld-linux-x86-64.so.2 ]] ||
 			ohv_die "could not collect hv_kvp_daemon's libraries (ldd failed?)"
+
+		for t in "${net_tools[@]}"; do
+			install -D -m 0755 "$t" "$root/usr/bin/${t##*/}"
+			while read -r lib; do
+				[[ -n $lib ]] || continue
+				mkdir -p "$root/$(dirname "$lib")"
+				cp -fL "$lib" "$root/$lib"
+			done < <(ldd "$t" | awk '/=> \// { print $3 } /^\t\// { print $1 }')
+		done
 
 		# hv_kvp_daemon reports the OS from os-release (the guest is Debian 12 too).
 		cp -L /etc/os-release "$root/etc/os-release" 2>/dev/null

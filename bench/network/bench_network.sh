@@ -1,74 +1,70 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Network throughput, openhv (netvsp + hv_netvsc) vs QEMU microvm (virtio-net,
-# vhost off), same guest, same TAP, same host. Runs where /dev/kvm is (use
-# bench/network/run.sh). TCP bulk transfer with busybox nc in the guest and
-# python3 on the host, over 169.254.100.0/24 on a TAP; nothing leaves the host.
-# usage: bench_network.sh OPENHV KERNEL INITRD [MIB] [RUNS]
+# Network benchmark: openhv (netvsp + hv_netvsc, with and without the TAP
+# offloads) vs QEMU microvm (virtio-net, vhost off), same guest kernel and
+# image, same TAP, same memory and vCPUs, one after the other on this host.
+# Runs where /dev/kvm is (use bench/network/run.sh). iperf3 TCP throughput
+# both ways for SECS seconds each and 100 pings at 10 ms (average and 99th
+# percentile round trip), over 169.254.100.0/24 on a TAP; nothing leaves
+# the host. usage: bench_network.sh OPENHV KERNEL INITRD [SECS] [RUNS]
 set -uo pipefail
-openhv=$1 kernel=$2 initrd=$3 mb=${4:-8} runs=${5:-1}
+openhv=$1 kernel=$2 initrd=$3 secs=${4:-10} runs=${5:-1}
 tap=ohvbench0
 tmp=$(mktemp -d /tmp/ohv-netbench.XXXXXX)
-trap 'ip link del "$tap" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -n "${iperf:-}" ] && kill "$iperf" 2>/dev/null; ip link del "$tap" 2>/dev/null; rm -rf "$tmp"' EXIT
+command -v iperf3 >/dev/null || { echo "bench_network: iperf3 is missing; apt-get install iperf3" >&2; exit 1; }
 ip link del "$tap" 2>/dev/null
 ip tuntap add dev "$tap" mode tap || { echo "bench_network: cannot create a TAP (need root)" >&2; exit 1; }
 ip addr add 169.254.100.1/24 dev "$tap"
 ip link set "$tap" up
-head -c $((mb * 1048576)) /dev/urandom >"$tmp/dl"
+iperf3 -s -B 169.254.100.1 >"$tmp/iperf.log" 2>&1 &
+iperf=$!
+sleep 0.5
 
-serve()
-{
-	python3 - "$tmp/dl" "$mb" <<'PY' &
-import socket, sys, threading
-data, need = open(sys.argv[1], "rb").read(), int(sys.argv[2]) * 1048576
-def srv(port, fn):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("169.254.100.1", port)); s.listen(1); c, _ = s.accept(); fn(c); c.close()
-def dl(c): c.sendall(data)
-def ul(c):
-    n = 0
-    while n < need:
-        b = c.recv(262144)
-        if not b: break
-        n += len(b)
-t = [threading.Thread(target=srv, args=(5555, dl)), threading.Thread(target=srv, args=(5556, ul))]
-[x.start() for x in t]; [x.join() for x in t]
-PY
-	srvpid=$!
-	sleep 0.5
-}
-
-rate() # LOG KEY -> Mbit/s
-{
-	grep -aoE "$2=[0-9.]+\.\.[0-9.]+" "$1" | head -n1 | cut -d= -f2 |
-		awk -v mb="$mb" '{ split($0, a, "\\.\\."); t = a[2] - a[1]; if (t > 0) printf "%.1f", mb * 8.388608 / t }'
-}
-
-append="console=ttyS0 panic=-1 ohv.script=net-bench ohv.netmb=$mb"
-printf "%-14s %4s %14s %14s\n" vmm run "rx Mbit/s" "tx Mbit/s"
-for vmm in openhv qemu-microvm; do
+append="console=ttyS0 panic=-1 ohv.script=net-bench ohv.netsecs=$secs ohv.pings=100"
+printf "%-18s %3s %10s %10s %10s %10s\n" vmm run "g->h Mb/s" "h->g Mb/s" "ping avg" "ping p99"
+declare -A sum_tx sum_rx sum_avg sum_p99
+vmms="openhv openhv-nooffload qemu-virtio"
+for vmm in $vmms; do
 	for r in $(seq 1 "$runs"); do
 		log=$tmp/$vmm.$r.log
-		serve
 		case $vmm in
-		openhv)
-			timeout 600 "$openhv" run --kernel "$kernel" --initrd "$initrd" --memory 512M --cpus 2 \
+		openhv | openhv-nooffload)
+			[ $vmm = openhv ] && off=1 || off=0
+			OPENHV_NETVSP_OFFLOAD=$off timeout 900 "$openhv" run --kernel "$kernel" \
+				--initrd "$initrd" --memory 512M --cpus 2 \
 				--nic "tap=$tap,mac=02:6f:68:00:00:42" --cmdline "$append" </dev/null >"$log" 2>&1 ;;
-		qemu-microvm)
-			timeout 600 qemu-system-x86_64 -M microvm -accel kvm -cpu host -m 512 -smp 2 \
+		qemu-virtio)
+			timeout 900 qemu-system-x86_64 -M microvm -accel kvm -cpu host -m 512 -smp 2 \
 				-nodefaults -no-user-config -nographic -no-reboot -serial stdio \
 				-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off" \
 				-device virtio-net-device,netdev=n0,mac=02:6f:68:00:00:43 \
 				-kernel "$kernel" -initrd "$initrd" -append "$append" </dev/null >"$log" 2>&1 ;;
 		esac
-		kill "$srvpid" 2>/dev/null
-		wait "$srvpid" 2>/dev/null
-		if grep -q "ohv-result=pass" "$log"; then
-			printf "%-14s %4s %14s %14s\n" "$vmm" "$r" "$(rate "$log" ohv-bench-dl-seconds)" \
-				"$(rate "$log" ohv-bench-ul-seconds)"
+		tx=$(grep -aoE "ohv-bench-tx-mbps=[0-9.]+" "$log" | cut -d= -f2)
+		rx=$(grep -aoE "ohv-bench-rx-mbps=[0-9.]+" "$log" | cut -d= -f2)
+		avg=$(grep -aoE "avg-ms=[0-9.]+" "$log" | cut -d= -f2)
+		p99=$(grep -aoE "p99-ms=[0-9.]+" "$log" | cut -d= -f2)
+		if grep -q "ohv-result=pass" "$log" && [ -n "$tx" ] && [ -n "$rx" ]; then
+			printf "%-18s %3s %10s %10s %10s %10s\n" "$vmm" "$r" "$tx" "$rx" "$avg" "$p99"
+			sum_tx[$vmm]=$(awk -v a="${sum_tx[$vmm]:-0}" -v b="$tx" 'BEGIN { print a + b }')
+			sum_rx[$vmm]=$(awk -v a="${sum_rx[$vmm]:-0}" -v b="$rx" 'BEGIN { print a + b }')
+			sum_avg[$vmm]=$(awk -v a="${sum_avg[$vmm]:-0}" -v b="$avg" 'BEGIN { print a + b }')
+			sum_p99[$vmm]=$(awk -v a="${sum_p99[$vmm]:-0}" -v b="$p99" 'BEGIN { print a + b }')
 		else
-			printf "%-14s %4s %14s %14s\n" "$vmm" "$r" failed failed
+			printf "%-18s %3s %10s %10s %10s %10s\n" "$vmm" "$r" failed failed - -
 			grep -aE "ohv-|error|Error" "$log" | tail -n 5 | sed 's/^/#   /'
 		fi
+		grep -ao "ohv-bench-offload.*" "$log" | head -n 1 | sed "s/^/#   $vmm: /"
 	done
+done
+# Ratios against QEMU virtio-net (throughput: higher is better; latency: lower).
+q=qemu-virtio
+for vmm in openhv openhv-nooffload; do
+	[ -n "${sum_tx[$vmm]:-}" ] && [ -n "${sum_tx[$q]:-}" ] || continue
+	awk -v n="$vmm" -v t="${sum_tx[$vmm]}" -v r="${sum_rx[$vmm]}" -v a="${sum_avg[$vmm]}" \
+		-v p="${sum_p99[$vmm]}" -v qt="${sum_tx[$q]}" -v qr="${sum_rx[$q]}" \
+		-v qa="${sum_avg[$q]}" -v qp="${sum_p99[$q]}" 'BEGIN {
+		printf "ratio %s / qemu-virtio: g->h %.2fx  h->g %.2fx  ping avg %.2fx  p99 %.2fx\n",
+			n, qt > 0 ? t / qt : 0, qr > 0 ? r / qr : 0, qa > 0 ? a / qa : 0, qp > 0 ? p / qp : 0 }'
 done

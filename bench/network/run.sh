@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Network benchmark, openhv vs QEMU virtio-net, in one run on the same
-# (possibly emulated) host. usage: bench/network/run.sh [MIB] [RUNS]
+# (possibly emulated) host: iperf3 both ways and ping latency.
+# usage: bench/network/run.sh [SECS] [RUNS]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"

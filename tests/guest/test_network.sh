@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Guest tests for the synthetic NIC (netvsp + hv_netvsc) over a TAP device:
 # driver probe, ping both ways, a TCP download and upload with SHA-256
-# checks, and carrier down/up seen by the guest when the host toggles its
+# checks, checksum/segmentation offloads with iperf3 both ways, MTU 9000
+# (the TAP follows the guest), and carrier down/up seen by the guest when the host toggles its
 # TAP. Link-local addresses only (169.254.100.0/24), inside this host (the
 # emulated host when there is no hardware virtualization). Needs root for
 # the TAP device, /dev/kvm (tools/with-kvm) and python3.
@@ -16,6 +17,7 @@ GUEST_IP=169.254.100.2
 cleanup()
 {
 	[ -n "${srv:-}" ] && kill "$srv" 2>/dev/null
+	[ -n "${iperf:-}" ] && kill "$iperf" 2>/dev/null
 	ip link del "$TAP" 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -82,6 +84,11 @@ t = [threading.Thread(target=serve_dl), threading.Thread(target=serve_ul)]
 [x.start() for x in t]; [x.join() for x in t]
 PY
 srv=$!
+iperf=
+if command -v iperf3 >/dev/null; then
+	iperf3 -s -B "$HOST_IP" >"$tmp/iperf.log" 2>&1 &
+	iperf=$!
+fi
 
 # 2. The guest with one NIC on the TAP.
 log=$tmp/net.log
@@ -109,7 +116,25 @@ for d in dl ul; do
 	[ -n "$span" ] && awk -v s="$span" -v d="$d" 'BEGIN { split(s, a, "\\.\\."); t = a[2] - a[1];
 		if (t > 0) printf "# %s: 1 MiB in %.2f s (%.1f Mbit/s)\n", d, t, 8.388608 / t }'
 done
+wait_for "$log" "ohv-net-ping-jumbo|ohv-net-mtu=refused|ohv-result=" 150 "$pid"
+tap_mtu=$(cat "/sys/class/net/$TAP/mtu")
 wait_for "$log" "ohv-net-wait-link|ohv-result=" 60 "$pid"
+if grep -q "ohv-net-offload" "$log"; then
+	t_check "guest has TX checksum offload and TSO on" \
+		grep -q "ohv-net-offload tx-csum=on tso=on" "$log"
+else
+	t_skip "guest offload flags" "no ethtool in the guest image (install ethtool on the host)"
+fi
+if [ -n "$iperf" ] && ! grep -q "ohv-net-iperf-tx=missing" "$log"; then
+	t_check "iperf3 guest -> host with offloads" grep -qE "ohv-net-iperf-tx=[0-9]*[1-9]" "$log"
+	t_check "iperf3 host -> guest with offloads" grep -qE "ohv-net-iperf-rx=[0-9]*[1-9]" "$log"
+	grep -E "ohv-net-iperf-(tx|rx)=" "$log" | sed 's/^/# /'
+else
+	t_skip "iperf3 both ways" "iperf3 is missing on the host or in the guest image"
+fi
+t_check "guest MTU 9000 accepted" grep -q "ohv-net-mtu=9000" "$log"
+t_check "an 8000-byte ping at MTU 9000" grep -q "ohv-net-ping-jumbo=ok" "$log"
+t_check "the host's TAP followed to MTU 9000 (it has $tap_mtu)" [ "$tap_mtu" = 9000 ]
 ip link set "$TAP" down
 wait_for "$log" "ohv-net-link-down|ohv-result=" 60 "$pid"
 t_check "guest sees carrier off when the host's TAP goes down" grep -q "ohv-net-link-down carrier=0" "$log"

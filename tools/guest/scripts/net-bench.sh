@@ -1,16 +1,20 @@
 # SPDX-License-Identifier: MIT
 # Guest script "net-bench": bring up the first Ethernet interface, whichever
 # driver serves it (hv_netvsc under openhv, virtio_net under QEMU), with
-# 169.254.100.2/24, then time a TCP download and an upload of ohv.netmb MiB
-# (default 8) against 169.254.100.1 (bench/network/bench_network.sh).
+# 169.254.100.2/24, then measure against 169.254.100.1
+# (bench/network/bench_network.sh): iperf3 TCP guest -> host and host ->
+# guest for ohv.netsecs seconds each (default 10), and the round trip of
+# ohv.pings pings (default 100, 10 ms apart): average and 99th percentile.
 . /ohv/lib.sh
 
 HOST=169.254.100.1
-mb=$(ohv_arg netmb 8)
+secs=$(ohv_arg netsecs 10)
+pings=$(ohv_arg pings 100)
 modprobe hv_vmbus 2>/dev/null && modprobe hv_netvsc 2>/dev/null
 modprobe virtio_mmio 2>/dev/null
 modprobe virtio_pci 2>/dev/null
 modprobe virtio_net 2>/dev/null
+command -v iperf3 >/dev/null || ohv_fail "no iperf3 in the guest image (install iperf3 on the host)"
 dev=
 i=0
 while [ -z "$dev" ] && [ $i -lt 100 ]; do
@@ -28,15 +32,24 @@ ip addr add 169.254.100.2/24 dev "$dev"
 ip link set "$dev" up
 ping -c 1 -W 10 $HOST >/dev/null 2>&1 || ping -c 1 -W 10 $HOST >/dev/null 2>&1 ||
 	ohv_fail "host not reachable"
-dd if=/dev/urandom of=/tmp/ul bs=1048576 count="$mb" 2>/dev/null
-t0=$(cut -d' ' -f1 /proc/uptime)
-timeout 300 nc $HOST 5555 >/tmp/dl
-t1=$(cut -d' ' -f1 /proc/uptime)
-echo "ohv-bench-dl=$(wc -c </tmp/dl) ohv-bench-dl-seconds=$t0..$t1"
-rm -f /tmp/dl
-t0=$(cut -d' ' -f1 /proc/uptime)
-timeout 300 nc $HOST 5556 </tmp/ul >/dev/null
-t1=$(cut -d' ' -f1 /proc/uptime)
-echo "ohv-bench-ul-seconds=$t0..$t1"
+if command -v ethtool >/dev/null; then
+	echo "ohv-bench-offload $(ethtool -k "$dev" | grep -E '^(tx-checksumming|tcp-segmentation-offload|rx-checksumming):' | tr -d ' ' | tr '\n' ' ')"
+fi
+for dir in tx rx; do
+	[ $dir = rx ] && rev=-R || rev=
+	if timeout $((secs * 3 + 60)) iperf3 -c $HOST -t "$secs" -f m $rev >/tmp/iperf 2>&1; then
+		echo "ohv-bench-$dir-mbps=$(awk '/receiver/ { print $7 }' /tmp/iperf | tail -n 1)"
+	else
+		echo "ohv-bench-$dir-mbps=fail"
+		tail -n 3 /tmp/iperf
+	fi
+done
+ping -c "$pings" -i 0.01 -W 5 $HOST >/tmp/ping 2>&1
+sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' /tmp/ping | sort -n >/tmp/rtt
+n=$(wc -l </tmp/rtt)
+[ "$n" -gt 0 ] || { tail -n 3 /tmp/ping; ohv_fail "no ping replies"; }
+avg=$(awk '{ s += $1 } END { printf "%.3f", s / NR }' /tmp/rtt)
+p99=$(sed -n "$(( (n * 99 + 99) / 100 ))p" /tmp/rtt)
+echo "ohv-bench-ping n=$n avg-ms=$avg p99-ms=$p99"
 ohv_pass
 ohv_poweroff

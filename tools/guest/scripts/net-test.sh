@@ -2,7 +2,8 @@
 # Guest script "net-test": bring up the synthetic NIC (hv_netvsc) with a
 # link-local address and exercise it against the host side of the TAP that
 # tests/guest/test_network.sh prepared (169.254.100.1): ping, a download and
-# an upload over TCP with SHA-256 checks, then watch the carrier go down and
+# an upload over TCP with SHA-256 checks, the offloads ethtool shows, iperf3
+# both ways, MTU 9000 with a large ping, then watch the carrier go down and
 # up while the host toggles its TAP. Only 169.254.100.0/24 is used.
 . /ohv/lib.sh
 
@@ -54,6 +55,46 @@ timeout 120 nc $HOST 5556 </tmp/ul >/dev/null
 t1=$(cut -d' ' -f1 /proc/uptime)
 echo "ohv-net-ul-seconds=$t0..$t1"
 echo "ohv-net-ul-done"
+
+# Offloads: what the driver negotiated (ethtool), then iperf3 both ways
+# against the host's iperf3 server (tests/guest/test_network.sh).
+if command -v ethtool >/dev/null; then
+	k=$(ethtool -k "$dev" 2>/dev/null)
+	echo "ohv-net-offload tx-csum=$(echo "$k" | sed -n 's/^tx-checksumming: \([a-z]*\).*/\1/p')" \
+		"tso=$(echo "$k" | sed -n 's/^tcp-segmentation-offload: \([a-z]*\).*/\1/p')" \
+		"rx-csum=$(echo "$k" | sed -n 's/^rx-checksumming: \([a-z]*\).*/\1/p')"
+fi
+if command -v iperf3 >/dev/null; then
+	for dir in tx rx; do
+		[ $dir = rx ] && rev=-R || rev=
+		if timeout 60 iperf3 -c $HOST -t 3 -f m $rev >/tmp/iperf 2>&1; then
+			echo "ohv-net-iperf-$dir=$(awk '/receiver/ { print $7 }' /tmp/iperf | tail -n 1)"
+		else
+			echo "ohv-net-iperf-$dir=fail"
+			tail -n 3 /tmp/iperf
+		fi
+	done
+else
+	echo "ohv-net-iperf-tx=missing"
+fi
+# Jumbo frames: the driver reconnects with the new MTU, the host follows.
+if ip link set "$dev" mtu 9000 2>/tmp/mtu; then
+	i=0
+	while [ "$(cat /sys/class/net/$dev/carrier 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "ohv-net-mtu=$(cat /sys/class/net/$dev/mtu)"
+	if ping -c 2 -W 5 -s 8000 $HOST >/dev/null 2>&1; then
+		echo "ohv-net-ping-jumbo=ok"
+	else
+		echo "ohv-net-ping-jumbo=fail"
+	fi
+	sleep 3 # the host looks at its TAP's MTU now
+	ip link set "$dev" mtu 1500
+else
+	echo "ohv-net-mtu=refused $(cat /tmp/mtu)"
+fi
 
 # Link: the host sets its TAP down, then up again.
 echo "ohv-net-wait-link"
