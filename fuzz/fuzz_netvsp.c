@@ -5,8 +5,12 @@
  * RNDIS bring-up (skipped for some inputs), the input is a list of guest
  * actions: raw NVSP messages (INBAND or COMP, with or without completion
  * request), RNDIS streams through a send section or a GPA-direct range,
- * host frames, link changes and guest polls. The VSP must answer or drop,
- * never crash, hang or write outside the guest's buffers.
+ * host frames (some marked checksum-good), link changes and guest polls.
+ * Bit 5 of the first byte gives the back-end offloads (the guest is offered
+ * checksum and LSO and its PPIs reach tx_offload), bit 6 allows MAC
+ * spoofing. The VSP must answer or drop, never crash, hang or write outside
+ * the guest's buffers, and never hand the back-end a header pointing
+ * outside the frame.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -24,6 +28,26 @@ static int fz_tx(void *o, const void *frame, size_t len)
 	(void)o;
 	(void)frame;
 	return len > 1522 ? -EMSGSIZE : 0;
+}
+
+static int fz_tx_offload(void *o, const struct netvsp_vnet_hdr_wire *h, const void *frame,
+			 size_t len)
+{
+	(void)o;
+	(void)frame;
+	if ((h->flags & VNET_F_NEEDS_CSUM) && (size_t)h->csum_start + h->csum_offset + 2 > len)
+		abort();
+	if (h->gso_type != VNET_GSO_NONE && (!h->gso_size || h->hdr_len > len))
+		abort();
+	return len > OFFLOAD_MAX_FRAME ? -EMSGSIZE : 0;
+}
+
+static int fz_set_mtu(void *o, uint32_t mtu)
+{
+	(void)o;
+	if (mtu < NETVSP_MTU_MIN || mtu > NETVSP_MTU_MAX)
+		abort();
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -44,6 +68,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size)
 		return 0;
 	cfg.vlan = (data[0] & 0x10) ? 5 : 0;
+	cfg.allow_mac_spoofing = data[0] & 0x40;
+	if (data[0] & 0x20) {
+		be.tx_offload = fz_tx_offload;
+		be.set_mtu = fz_set_mtu;
+	}
 	if (fg_new(1, FZ_RAM, &fg))
 		return 0;
 	if (fg_boot(fg) || netvsp_new(fg->srv, fg->gm, &cfg, inst, &be, &nv) || !fg_connect(fg) ||
@@ -85,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    (uint64_t)op << 32 | n, p, n);
 			break;
 		case 4: /* a frame from the host */
-			(void)netvsp_rx(nv, p, n);
+			(void)netvsp_rx_ex(nv, p, n, op & 8 ? NETVSP_RX_CSUM_OK : 0);
 			break;
 		case 5:
 			netvsp_set_link(nv, op & 8);
