@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Network benchmark: openhv (netvsp + hv_netvsc, with and without the TAP
-# offloads) vs QEMU microvm (virtio-net, vhost off), same guest kernel and
+# offloads; OHV_BENCH_VMMS picks the configurations) vs QEMU microvm (virtio-net, vhost off), same guest kernel and
 # image, same TAP, same memory and vCPUs, one after the other on this host.
 # Runs where /dev/kvm is (use bench/network/run.sh). iperf3 TCP throughput
 # both ways for SECS seconds each and 100 pings at 10 ms (average and 99th
@@ -24,13 +24,16 @@ sleep 0.5
 append="console=ttyS0 panic=-1 ohv.script=net-bench ohv.netsecs=$secs ohv.pings=100"
 printf "%-18s %3s %10s %10s %10s %10s\n" vmm run "g->h Mb/s" "h->g Mb/s" "ping avg" "ping p99"
 declare -A sum_tx sum_rx sum_avg sum_p99
-vmms="openhv openhv-nooffload qemu-virtio"
+# openhv: all offloads (host GSO frames cut in user space); openhv-csum: the
+# host kernel segments, we only finish checksums; openhv-nooffload: no
+# virtio-net header on the TAP (the state before offloads).
+vmms=${OHV_BENCH_VMMS:-openhv openhv-csum openhv-nooffload qemu-virtio}
 for vmm in $vmms; do
 	for r in $(seq 1 "$runs"); do
 		log=$tmp/$vmm.$r.log
 		case $vmm in
-		openhv | openhv-nooffload)
-			[ $vmm = openhv ] && off=1 || off=0
+		openhv | openhv-csum | openhv-nooffload)
+			case $vmm in openhv) off=1 ;; openhv-csum) off=csum ;; *) off=0 ;; esac
 			OPENHV_NETVSP_OFFLOAD=$off timeout 900 "$openhv" run --kernel "$kernel" \
 				--initrd "$initrd" --memory 512M --cpus 2 \
 				--nic "tap=$tap,mac=02:6f:68:00:00:42" --cmdline "$append" </dev/null >"$log" 2>&1 ;;
@@ -60,7 +63,7 @@ for vmm in $vmms; do
 done
 # Ratios against QEMU virtio-net (throughput: higher is better; latency: lower).
 q=qemu-virtio
-for vmm in openhv openhv-nooffload; do
+for vmm in openhv openhv-csum openhv-nooffload; do
 	[ -n "${sum_tx[$vmm]:-}" ] && [ -n "${sum_tx[$q]:-}" ] || continue
 	awk -v n="$vmm" -v t="${sum_tx[$vmm]}" -v r="${sum_rx[$vmm]}" -v a="${sum_avg[$vmm]}" \
 		-v p="${sum_p99[$vmm]}" -v qt="${sum_tx[$q]}" -v qr="${sum_rx[$q]}" \

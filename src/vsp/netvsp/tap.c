@@ -269,15 +269,22 @@ int netvsp_tap_from_fd(int fd, const char *ifname, struct netvsp_tap **ret)
 	return netvsp_tap_from_fd_vnet(fd, ifname, -1, ret);
 }
 
-/* Ask for a virtio-net header and the offloads we handle; 1 when on. */
+/*
+ * Ask for a virtio-net header and the offloads we handle; 1 when on.
+ * OPENHV_NETVSP_OFFLOAD=csum keeps TCP segmentation in the host kernel
+ * (frames arrive MTU-sized with partial checksums), for comparisons.
+ */
 static int tap_enable_offloads(int fd)
 {
 	int sz = (int)TAP_VNET_HDR;
 	const char *env = getenv("OPENHV_NETVSP_OFFLOAD");
+	unsigned int off = TAP_OFFLOADS;
 
 	if (env && !strcmp(env, "0"))
 		return 0; /* benchmarking without offloads */
-	if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0 || ioctl(fd, TUNSETOFFLOAD, TAP_OFFLOADS) < 0)
+	if (env && !strcmp(env, "csum"))
+		off = TUN_F_CSUM;
+	if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0 || ioctl(fd, TUNSETOFFLOAD, off) < 0)
 		return -1;
 	return 1;
 }

@@ -3,7 +3,8 @@
  * TAP back-end for netvsp: an existing Linux TAP interface opened through
  * /dev/net/tun (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR with checksum and TCP
  * segmentation offloads; OPENHV_NETVSP_OFFLOAD=0 in the environment turns
- * the header and the offloads off, for comparisons), a receive thread
+ * the header and the offloads off, =csum leaves TCP segmentation of host
+ * frames to the host kernel, for comparisons), a receive thread
  * that feeds host frames to netvsp_rx() with back-pressure, and the
  * interface's administrative state (IFF_UP) mirrored to the guest as the
  * link state (`ip link set IF down` on the host = cable unplugged).
