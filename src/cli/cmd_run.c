@@ -26,7 +26,7 @@ static void run_usage(FILE *f)
 	fprintf(f,
 		"usage: openhv run --kernel PATH [--initrd PATH] [--cmdline STR] [--memory SIZE]\n"
 		"                  [--cpus N] [--no-reboot] [--disk PATH[,ro][,dvd]]...\n"
-		"                  [--nic tap=IFNAME|switch=NAME[,mac=MAC][,vlan=N]]...\n"
+		"                  [--nic tap=IFNAME|switch=NAME[,mac=MAC][,vlan=N]]... [--state-dir DIR]\n"
 		"\n"
 		"Run a transient VM in the foreground with its serial console on this terminal.\n"
 		"\n"
@@ -37,7 +37,10 @@ static void run_usage(FILE *f)
 		"  --cpus N          virtual processors, 1 to %u (default 1)\n"
 		"  --no-reboot       exit when the guest reboots instead of restarting it\n"
 		"  --disk PATH[,ro][,dvd]  synthetic SCSI disk (raw, VHD, VHDX) or DVD (ISO); repeatable\n"
-		"  --nic tap=IFNAME|switch=NAME[,mac=MAC][,vlan=N]  synthetic NIC; repeatable\n"
+		"  --nic tap=IFNAME|switch=NAME[,mac=MAC][,vlan=N][,allow-mac-spoofing]\n"
+		"                    synthetic NIC on a TAP or a port of an openhv switch; repeatable\n"
+		"  --state-dir DIR   where switches are kept (default $OPENHV_STATE_DIR or\n"
+		"                    /var/lib/openhv)\n"
 		"  --rtc-offset SEC  start the emulated CMOS clock SEC seconds off host UTC\n"
 		"  --no-hyperv       plain PC guest: no Hyper-V enlightenments, VMBus or\n"
 		"                    integration services\n"
@@ -175,6 +178,7 @@ int cmd_run(int argc, char **argv)
 		{ "nic", required_argument, NULL, 'N' },
 		{ "kvp", required_argument, NULL, 'K' },
 		{ "status-file", required_argument, NULL, 'S' },
+		{ "state-dir", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -184,6 +188,7 @@ int cmd_run(int argc, char **argv)
 	static struct vm_disk_config disks[VM_MAX_DISKS];
 	static struct vm_nic_config nics[VM_MAX_NICS];
 	unsigned int n_kvp = 0;
+	const char *state_dir = NULL;
 	struct vm_config cfg;
 	struct vm *vm;
 	pthread_t sig_thread, st;
@@ -253,6 +258,9 @@ int cmd_run(int argc, char **argv)
 			kvp[n_kvp++] = optarg;
 			cfg.kvp = kvp;
 			break;
+		case 'T':
+			state_dir = optarg;
+			break;
 		case 'S':
 			run_status_file = optarg;
 			break;
@@ -309,8 +317,11 @@ int cmd_run(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (run_nics_open(nics, cfg.n_nics, state_dir))
+		return EXIT_FAIL;
 	if (vm_create(&cfg, &vm, err, sizeof(err))) {
 		log_err("%s", err);
+		run_nics_close();
 		return EXIT_FAIL;
 	}
 	run_vm = vm;
@@ -319,6 +330,7 @@ int cmd_run(int argc, char **argv)
 	if (vm_start(vm)) {
 		log_err("cannot start the virtual processors");
 		vm_destroy(vm);
+		run_nics_close();
 		return EXIT_FAIL;
 	}
 	if (cfg.hyperv && pthread_create(&st, NULL, status_thread, NULL) == 0)
@@ -349,5 +361,6 @@ int cmd_run(int argc, char **argv)
 		break;
 	}
 	vm_destroy(vm);
+	run_nics_close();
 	return c;
 }

@@ -6,6 +6,7 @@
 int cmd_run(int argc, char **argv);   /* openhv run: a transient VM in the foreground */
 int cmd_disk(int argc, char **argv);  /* openhv disk: image tools (VHDX, VHD, raw) */
 int cmd_vm(int argc, char **argv);    /* openhv vm: VMs owned by the openhvd service */
+int cmd_switch(int argc, char **argv); /* openhv switch: virtual switches */
 
 /* Exit codes shared by all commands. */
 enum {

@@ -15,6 +15,7 @@ struct command {
 static const struct command commands[] = {
 	{ "run", cmd_run, "run a transient VM in the foreground" },
 	{ "vm", cmd_vm, "manage VMs through the openhvd service (create, start, stop, ...)" },
+	{ "switch", cmd_switch, "create, list and delete virtual switches for VM networking" },
 	{ "disk", cmd_disk, "create, inspect, check, convert, resize, merge and compact disk images" },
 	{ NULL, NULL, NULL },
 };

@@ -1,14 +1,23 @@
 // SPDX-License-Identifier: MIT
-/* Parsing of `openhv run --disk` and `--nic` values. */
+/*
+ * `openhv run --disk` and `--nic` values, and the switch ports of
+ * `--nic switch=NAME`: a TAP per NIC on the switch's bridge, opened before
+ * the VM is built and held by this process, so the VM dup()s it on every
+ * (re)build and the kernel deletes the TAP when the process ends, whatever
+ * way it ends.
+ */
 #include "cli/run_devices.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/util.h"
+#include "switch/switch.h"
 
 /* Split at commas in place; returns the number of fields (at most max). */
 static unsigned int split(char *s, char **fields, unsigned int max)
@@ -76,8 +85,13 @@ int run_parse_nic(char *arg, struct vm_nic_config *out)
 		char *eq = strchr(f[i], '=');
 		const char *key = f[i], *val;
 
+		if (!eq && !strcmp(f[i], "allow-mac-spoofing")) {
+			out->allow_mac_spoofing = true;
+			continue;
+		}
 		if (!eq) {
-			log_err("--nic '%s' is not KEY=VALUE; use tap=IFNAME or switch=NAME[,mac=..][,vlan=N]",
+			log_err("--nic '%s' is not KEY=VALUE; use tap=IFNAME or switch=NAME[,mac=..][,vlan=N]"
+				"[,allow-mac-spoofing]",
 				f[i]);
 			return -EINVAL;
 		}
@@ -86,6 +100,12 @@ int run_parse_nic(char *arg, struct vm_nic_config *out)
 		if (!strcmp(key, "tap")) {
 			out->tap = val;
 		} else if (!strcmp(key, "switch")) {
+			char err[256];
+
+			if (switch_name_check(val, err, sizeof(err))) {
+				log_err("--nic switch=: %s", err);
+				return -EINVAL;
+			}
 			out->switch_name = val;
 		} else if (!strcmp(key, "mac")) {
 			if (parse_mac(val, out->mac)) {
@@ -101,7 +121,9 @@ int run_parse_nic(char *arg, struct vm_nic_config *out)
 			}
 			out->vlan = (uint16_t)v;
 		} else {
-			log_err("--nic option '%s' is unknown; use tap, switch, mac or vlan", key);
+			log_err("--nic option '%s' is unknown; use tap, switch, mac, vlan or "
+				"allow-mac-spoofing",
+				key);
 			return -EINVAL;
 		}
 	}
@@ -110,4 +132,67 @@ int run_parse_nic(char *arg, struct vm_nic_config *out)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static struct switch_port run_ports[VM_MAX_NICS];
+static unsigned int run_n_ports;
+
+/* A locally administered MAC fixed for the life of this process: 02:6f:68 + random. */
+static void run_random_mac(uint8_t mac[6])
+{
+	uint8_t r[3] = { 0 };
+
+	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		unsigned int v = (unsigned int)getpid() * 2654435761u + run_n_ports;
+
+		r[0] = (uint8_t)(v >> 16);
+		r[1] = (uint8_t)(v >> 8);
+		r[2] = (uint8_t)v;
+	}
+	mac[0] = 0x02;
+	mac[1] = 0x6f;
+	mac[2] = 0x68;
+	memcpy(mac + 3, r, 3);
+}
+
+int run_nics_open(struct vm_nic_config *nics, unsigned int n, const char *state_dir)
+{
+	const char *dir = switch_state_dir(state_dir);
+	char err[512];
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct vm_nic_config *c = &nics[i];
+		struct switch_port *p;
+
+		if (!c->switch_name)
+			continue;
+		if (run_n_ports >= VM_MAX_NICS) {
+			log_err("too many switch ports (at most %u)", VM_MAX_NICS);
+			goto fail;
+		}
+		p = &run_ports[run_n_ports];
+		if (switch_port_open(dir, c->switch_name, c->vlan, p, err, sizeof(err))) {
+			log_err("--nic switch=%s: %s", c->switch_name, err);
+			goto fail;
+		}
+		run_n_ports++;
+		if (!c->has_mac) {
+			run_random_mac(c->mac);
+			c->mac[5] = (uint8_t)(c->mac[5] + i);
+			c->has_mac = true;
+		}
+		c->tap_fd = p->fd;
+		log_info("--nic switch=%s: port %s, VLAN %u", c->switch_name, p->ifname,
+			 c->vlan ? c->vlan : 1);
+	}
+	return 0;
+fail:
+	run_nics_close();
+	return -EINVAL;
+}
+
+void run_nics_close(void)
+{
+	while (run_n_ports)
+		switch_port_close(&run_ports[--run_n_ports]);
 }

@@ -37,6 +37,7 @@ struct vm_nic_config {
 	uint8_t mac[6];
 	bool has_mac;            /* else a locally administered MAC is generated */
 	uint16_t vlan;           /* access-mode VLAN id, 0 = untagged */
+	bool allow_mac_spoofing; /* let the guest send from other MACs (default: netvsp drops them) */
 };
 
 struct vm_config {
