@@ -44,6 +44,40 @@ static bool name_terminated(const char *name)
 	return memchr(name, '\0', CTL_NAME_MAX) != NULL;
 }
 
+/* Roles in range; per-disk and per-NIC details match the descriptors and are well formed. */
+static int setup_devices_ok(const struct ctl_setup_wire *s)
+{
+	uint32_t disks = 0, nics = 0;
+
+	for (uint32_t i = 0; i < s->n_fds; i++) {
+		if (s->fd_roles[i] < CTL_FD_KVM || s->fd_roles[i] > CTL_FD_TAP)
+			return -EBADMSG;
+		disks += s->fd_roles[i] == CTL_FD_DISK;
+		nics += s->fd_roles[i] == CTL_FD_TAP;
+	}
+	if (disks != s->n_disks || nics != s->n_nics || disks > CTL_MAX_DISKS ||
+	    nics > CTL_MAX_NICS)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < disks; i++) {
+		const struct ctl_disk_wire *d = &s->disks[i];
+
+		if (!memchr(d->label, '\0', sizeof(d->label)) || (d->flags & ~CTL_DISK_F__ALL) ||
+		    d->reserved)
+			return -EBADMSG;
+		/* A DVD medium is read-only. */
+		if ((d->flags & CTL_DISK_F_DVD) && !(d->flags & CTL_DISK_F_RDONLY))
+			return -EBADMSG;
+	}
+	for (uint32_t i = 0; i < nics; i++) {
+		const struct ctl_nic_wire *n = &s->nics[i];
+
+		if (!memchr(n->ifname, '\0', sizeof(n->ifname)) || !n->ifname[0] ||
+		    n->has_mac > 1 || n->reserved)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
 int ctl_decode(const uint8_t *pkt, size_t len, struct ctl_msg *m)
 {
 	struct ctl_hdr_wire h;
@@ -74,9 +108,8 @@ int ctl_decode(const uint8_t *pkt, size_t len, struct ctl_msg *m)
 		    m->u.setup.cpus > API_MAX_CPUS || m->u.setup.mem_bytes < API_MIN_MEM ||
 		    m->u.setup.mem_bytes > API_MAX_MEM || memchr(m->text, '\0', tail))
 			return -EBADMSG;
-		for (uint32_t i = 0; i < m->u.setup.n_fds; i++)
-			if (m->u.setup.fd_roles[i] < CTL_FD_KVM || m->u.setup.fd_roles[i] > CTL_FD_TAP)
-				return -EBADMSG;
+		if (setup_devices_ok(&m->u.setup))
+			return -EBADMSG;
 		break;
 	case CTL_HELLO:
 		if (m->u.hello.state >= VM_STATE__COUNT || !name_terminated(m->u.hello.name))

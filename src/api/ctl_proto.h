@@ -22,10 +22,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTL_PROTO_VERSION 1
+#define CTL_PROTO_VERSION 2
 #define CTL_MAX_PACKET 4096
 #define CTL_MAX_FDS 32
 #define CTL_NAME_MAX 64
+#define CTL_MAX_DISKS 16
+#define CTL_MAX_NICS 8
+#define CTL_LABEL_MAX 40
+#define CTL_IFNAME_MAX 16
 #define CTL_TEXT_MAX (CTL_MAX_PACKET - 256)
 
 enum ctl_type {
@@ -57,6 +61,30 @@ enum ctl_fd_role {
 #define CTL_SETUP_F_IDLE_ENGINE (1u << 0)  /* test engine: no guest, see worker/engine_idle.c */
 #define CTL_SETUP_F_NO_SANDBOX (1u << 1)   /* debugging only; logged loudly */
 
+/*
+ * Per-disk details, one per CTL_FD_DISK descriptor in the same order. The
+ * label (the image's file name, shortened) names the disk in messages and
+ * lets the disk library recognise a format by its extension.
+ */
+#define CTL_DISK_F_RDONLY (1u << 0)
+#define CTL_DISK_F_DVD (1u << 1)
+#define CTL_DISK_F__ALL (CTL_DISK_F_RDONLY | CTL_DISK_F_DVD)
+struct ctl_disk_wire {
+	char label[CTL_LABEL_MAX];      /* NUL-terminated */
+	uint32_t flags;                 /* CTL_DISK_F_* */
+	uint32_t reserved;              /* 0 */
+};
+_Static_assert(sizeof(struct ctl_disk_wire) == CTL_LABEL_MAX + 8, "ctl disk size");
+
+/* Per-NIC details, one per CTL_FD_TAP descriptor in the same order. */
+struct ctl_nic_wire {
+	char ifname[CTL_IFNAME_MAX];    /* host TAP interface name, NUL-terminated */
+	uint8_t mac[6];
+	uint8_t has_mac;                /* 0 or 1; else the VM makes one up */
+	uint8_t reserved;               /* 0 */
+};
+_Static_assert(sizeof(struct ctl_nic_wire) == CTL_IFNAME_MAX + 8, "ctl nic size");
+
 struct ctl_setup_wire {
 	uint64_t mem_bytes;
 	uint32_t cpus;
@@ -68,10 +96,17 @@ struct ctl_setup_wire {
 	uint32_t fd_roles[CTL_MAX_FDS];
 	uint64_t console_log_max;
 	char name[CTL_NAME_MAX];        /* NUL-terminated */
+	uint32_t n_disks;               /* = number of CTL_FD_DISK roles */
+	uint32_t n_nics;                /* = number of CTL_FD_TAP roles */
+	struct ctl_disk_wire disks[CTL_MAX_DISKS];
+	struct ctl_nic_wire nics[CTL_MAX_NICS];
 	/* followed by the kernel command line (no NUL) */
 };
-_Static_assert(sizeof(struct ctl_setup_wire) == 32 + 4 * CTL_MAX_FDS + 8 + CTL_NAME_MAX,
-	       "ctl setup size");
+_Static_assert(sizeof(struct ctl_setup_wire) == 32 + 4 * CTL_MAX_FDS + 8 + CTL_NAME_MAX + 8 +
+	       CTL_MAX_DISKS * sizeof(struct ctl_disk_wire) +
+	       CTL_MAX_NICS * sizeof(struct ctl_nic_wire), "ctl setup size");
+_Static_assert(sizeof(struct ctl_hdr_wire) + sizeof(struct ctl_setup_wire) + 2047 <=
+	       CTL_MAX_PACKET, "SETUP with the longest command line fits one packet");
 
 #define CTL_CAP_SHUTDOWN_IC (1u << 0)
 #define CTL_CAP_HEARTBEAT (1u << 1)

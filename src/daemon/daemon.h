@@ -2,8 +2,11 @@
 /*
  * openhvd internals: the VM registry and worker supervision (vms.c) and the
  * HTTP/JSON front end with its clients (server.c), sharing one epoll loop
- * (openhvd.c). Single-threaded; nothing here blocks for long except the
- * bounded wait for a worker's reply to a command.
+ * (openhvd.c). Single-threaded and never waits on a worker while serving:
+ * commands to workers are queued per VM and answered from the event loop
+ * (a reply, a timeout or the worker's end), so a hung worker delays only
+ * the requests addressed to it. The one bounded wait left is the PING to
+ * workers found at startup, before the socket is served.
  */
 #ifndef OPENHV_DAEMON_DAEMON_H
 #define OPENHV_DAEMON_DAEMON_H
@@ -23,6 +26,25 @@ struct ep_tag {
 	void *ptr;
 };
 
+/*
+ * The answer to a queued worker command: result 0 or -errno (-ETIMEDOUT,
+ * -ECONNRESET when the worker ended first) and a message (text, or JSON for
+ * CTL_CMD_GUEST_INFO). Called from the event loop exactly once per request.
+ */
+struct vm;
+typedef void (*vm_reply_fn)(void *opaque, struct vm *vm, int result, const char *msg);
+
+struct vm_req {
+	uint64_t seq;
+	uint64_t deadline_ns;
+	vm_reply_fn fn;
+	void *opaque;               /* NULL once cancelled (the client left) */
+	struct vm_req *next;
+};
+
+#define VM_MAX_PENDING 16           /* commands in flight per worker */
+#define VM_CMD_TIMEOUT_MS 3000
+
 struct vm {
 	struct api_vm_config cfg;
 	struct api_vm_status st;
@@ -40,6 +62,8 @@ struct vm {
 	unsigned int bad_msgs;
 	bool removed;               /* deleted; freed after the current epoll batch */
 	struct vm *next_dead;
+	struct vm_req *reqs;        /* commands sent, awaiting their reply (oldest first) */
+	unsigned int n_reqs;
 	struct ep_tag ctl_tag, pid_tag;
 };
 
@@ -59,6 +83,7 @@ struct daemon {
 	int run_dir_fd;             /* state/run: runtime sockets */
 	int log_dir_fd;             /* state/logs: console and worker logs */
 	int cgroup_fd;              /* parent cgroup for workers, -1 if unusable */
+	unsigned int cg_ctrls;      /* 1 << enum cg_ctrl enabled for the workers' cgroups */
 	struct store store;
 	struct vm *vms[API_MAX_VMS];
 	unsigned int n_vms;
@@ -68,12 +93,27 @@ struct daemon {
 
 extern struct daemon D;
 
+/* cgroup.c */
+enum cg_ctrl { CG_MEMORY, CG_PIDS, CG_CPU, CG__COUNT };
+#define CG_WORKER_ROOM (256ULL << 20)   /* memory.max = guest RAM + this */
+int cg_setup(const char *dir);             /* --cgroup DIR; warns about what is missing */
+/* The VM's cgroup with its limits; returns an fd of its cgroup.procs, or -1 (runs unlimited). */
+int cg_prepare(const char *name, uint64_t mem_bytes, unsigned int cpus);
+void cg_remove(const char *name);
+
 /* vms.c */
 struct vm *vm_find(const char *name);
 int vm_add(const struct api_vm_config *cfg, struct vm **ret);
 void vm_remove(struct vm *vm);
 int vm_spawn(struct vm *vm, struct api_error *e);
-int vm_command(struct vm *vm, uint32_t cmd, uint32_t timeout_ms, char *msg, size_t msglen);
+/*
+ * Send a command without waiting; fn gets the answer later. Returns 0, or
+ * -errno with msg filled when nothing was sent (then fn is never called).
+ */
+int vm_command_async(struct vm *vm, uint32_t cmd, uint32_t timeout_ms, vm_reply_fn fn,
+		     void *opaque, char *msg, size_t msglen);
+/* Forget opaque (a client that went away): its answers still update the VM, with opaque NULL. */
+void vm_cancel_requests(const void *opaque);
 int vm_kill(struct vm *vm, const char *why);
 void vm_set_state(struct vm *vm, enum api_vm_state s, const char *reason);
 void vm_on_ctl(struct vm *vm);

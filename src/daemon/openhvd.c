@@ -46,7 +46,8 @@ static void usage(FILE *f)
 		"  --worker-user NAME   unprivileged user for workers when run as root\n"
 		"                       (default: openhv if it exists, else nobody)\n"
 		"  --cgroup DIR         cgroup v2 directory under which each worker gets\n"
-		"                       memory.max and pids.max limits (default: none)\n"
+		"                       memory.max, pids.max and cpu.max limits (default:\n"
+		"                       none; a controller that is not delegated is skipped)\n"
 		"  --start-timeout SEC  a VM not running after SEC seconds is stopped (60)\n"
 		"  --test-engine        run the guest-less idle engine in every worker (tests)\n"
 		"  --verbose            log debug messages\n");
@@ -204,23 +205,8 @@ int main(int argc, char **argv)
 			strerror(r ? -r : (D.run_dir_fd < 0 ? -D.run_dir_fd : -D.log_dir_fd)));
 		return 1;
 	}
-	if (cgroup) {
-		D.cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (D.cgroup_fd < 0 || faccessat(D.cgroup_fd, "cgroup.procs", W_OK, 0)) {
-			log_warn("cgroup directory %s is not a writable cgroup v2 directory; workers "
-				 "run without memory/pids limits", cgroup);
-			if (D.cgroup_fd >= 0)
-				close(D.cgroup_fd);
-			D.cgroup_fd = -1;
-		} else {
-			int fd = openat(D.cgroup_fd, "cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
-
-			if (fd < 0 || write(fd, "+memory +pids", 13) != 13)
-				log_warn("cannot enable the memory and pids controllers in %s", cgroup);
-			if (fd >= 0)
-				close(fd);
-		}
-	}
+	if (cgroup)
+		(void)cg_setup(cgroup);   /* not fatal: it says what is missing */
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);

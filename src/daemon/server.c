@@ -29,7 +29,8 @@
 #define MAX_CLIENTS 256
 #define CONSOLE_BACKLOG 8192
 
-enum client_mode { C_READ, C_WRITE, C_EVENTS, C_CONSOLE };
+/* C_WAIT: the request went to a worker; the answer comes from vm_reply_fn. */
+enum client_mode { C_READ, C_WAIT, C_WRITE, C_EVENTS, C_CONSOLE };
 
 struct client {
 	struct ep_tag tag;
@@ -47,6 +48,7 @@ struct client {
 	bool forbidden;             /* peer failed the credential check: answer 403 */
 	uid_t peer_uid;
 	uint64_t deadline_ns;
+	enum api_action wait_act;   /* C_WAIT: the action waiting for the worker */
 	char console_vm[API_NAME_MAX + 1];
 	int console_fd;
 	off_t console_off;
@@ -77,6 +79,8 @@ static void client_close(struct client *c)
 		clients = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	if (c->mode == C_WAIT)
+		vm_cancel_requests(c);
 	close(c->fd);
 	if (c->console_fd >= 0)
 		close(c->console_fd);
@@ -421,12 +425,79 @@ static void handle_delete(struct client *c, struct vm *vm)
 		snprintf(file, sizeof(file), "%s%s", vm->cfg.name, logs[i]);
 		unlinkat(D.log_dir_fd, file, 0);
 	}
-	if (D.cgroup_fd >= 0)
-		unlinkat(D.cgroup_fd, vm->cfg.name, AT_REMOVEDIR);
+	cg_remove(vm->cfg.name);
 	log_info("VM %s: deleted", vm->cfg.name);
 	server_broadcast_event("deleted", vm, "");
 	vm_remove(vm);
 	respond_raw(c, 204, NULL, NULL);
+}
+
+static void wait_for_worker(struct client *c, enum api_action act)
+{
+	c->mode = C_WAIT;
+	c->wait_act = act;
+	c->deadline_ns = 0;
+	free(c->in);   /* the request is parsed; nothing more is read from this client */
+	c->in = NULL;
+	c->in_len = 0;
+}
+
+/* The worker took (or could not take) a stop/restart; c is NULL if the client left. */
+static void on_stop_reply(void *opaque, struct vm *vm, int result, const char *msg)
+{
+	struct client *c = opaque;
+	bool live = vm->pidfd >= 0 && vm->st.state == VM_STATE_STOPPING;
+
+	if (result && (live || api_state_has_worker(vm->st.state))) {
+		/* A worker that cannot take the request is stopped the hard way. */
+		vm_kill(vm, "stopped (the worker did not take the stop request; it was killed)");
+		vm_set_state(vm, VM_STATE_STOPPING, "worker killed");
+	} else if (!result && live) {
+		vm_set_state(vm, VM_STATE_STOPPING, msg);
+	}
+	if (c)
+		respond_vm(c, 202, vm);
+}
+
+static void pause_resume_done(struct client *c, struct vm *vm, enum api_action act, int result,
+			      const char *msg)
+{
+	enum api_vm_state from = act == API_ACT_PAUSE ? VM_STATE_RUNNING : VM_STATE_PAUSED;
+
+	if (!result && vm->st.state == from)
+		vm_set_state(vm, act == API_ACT_PAUSE ? VM_STATE_PAUSED : VM_STATE_RUNNING, "");
+	if (!c)
+		return;
+	if (result)
+		respond_fail(c, result == -ETIMEDOUT || result == -ECONNRESET ? API_E_UNAVAILABLE
+									      : API_E_INTERNAL,
+			     "cannot %s VM '%s': %s", api_action_name(act), vm->cfg.name, msg);
+	else
+		respond_vm(c, 200, vm);
+}
+
+static void on_pause_reply(void *opaque, struct vm *vm, int result, const char *msg)
+{
+	pause_resume_done(opaque, vm, API_ACT_PAUSE, result, msg);
+}
+
+static void on_resume_reply(void *opaque, struct vm *vm, int result, const char *msg)
+{
+	pause_resume_done(opaque, vm, API_ACT_RESUME, result, msg);
+}
+
+static void on_guest_reply(void *opaque, struct vm *vm, int result, const char *msg)
+{
+	struct client *c = opaque;
+
+	if (!c)
+		return;
+	if (result == -EOPNOTSUPP)
+		respond_fail(c, API_E_UNSUPPORTED, "%s", msg);
+	else if (result)
+		respond_fail(c, API_E_UNAVAILABLE, "guest information unavailable: %s", msg);
+	else
+		respond_raw(c, 200, NULL, msg);
 }
 
 static void handle_action(struct client *c, struct vm *vm, enum api_action act,
@@ -473,32 +544,28 @@ static void handle_action(struct client *c, struct vm *vm, enum api_action act,
 		return;
 	case API_ACT_STOP:
 	case API_ACT_RESTART:
-		r = vm_command(vm, act == API_ACT_STOP ? CTL_CMD_STOP : CTL_CMD_HARD_STOP,
-			       timeout * 1000, msg, sizeof(msg));
-		if (r) {
-			/* A worker that cannot take the request is stopped the hard way. */
-			vm_kill(vm, "stopped (the worker did not take the stop request; it was "
-				"killed)");
-			snprintf(msg, sizeof(msg), "worker killed");
-		}
 		vm->restart_pending = act == API_ACT_RESTART;
 		vm->deadline_ns = now_ns() + (uint64_t)timeout * 1000000000ULL +
 				  5ULL * 1000000000ULL;
-		vm_set_state(vm, VM_STATE_STOPPING, msg);
-		respond_vm(c, 202, vm);
+		r = vm_command_async(vm, act == API_ACT_STOP ? CTL_CMD_STOP : CTL_CMD_HARD_STOP,
+				     timeout * 1000, on_stop_reply, c, msg, sizeof(msg));
+		if (r) {
+			on_stop_reply(c, vm, r, msg);
+			return;
+		}
+		vm_set_state(vm, VM_STATE_STOPPING, "stop requested");
+		wait_for_worker(c, act);
 		return;
 	case API_ACT_PAUSE:
 	case API_ACT_RESUME:
-		r = vm_command(vm, act == API_ACT_PAUSE ? CTL_CMD_PAUSE : CTL_CMD_RESUME, 0, msg,
-			       sizeof(msg));
+		r = vm_command_async(vm, act == API_ACT_PAUSE ? CTL_CMD_PAUSE : CTL_CMD_RESUME, 0,
+				     act == API_ACT_PAUSE ? on_pause_reply : on_resume_reply, c, msg,
+				     sizeof(msg));
 		if (r) {
-			respond_fail(c, r == -ETIMEDOUT || r == -ECONNRESET ? API_E_UNAVAILABLE
-									    : API_E_INTERNAL,
-				     "cannot %s VM '%s': %s", api_action_name(act), vm->cfg.name, msg);
+			pause_resume_done(c, vm, act, r, msg);
 			return;
 		}
-		vm_set_state(vm, next, "");
-		respond_vm(c, 200, vm);
+		wait_for_worker(c, act);
 		return;
 	default:
 		respond_fail(c, API_E_NOT_FOUND, "no such action");
@@ -515,13 +582,11 @@ static void handle_guest(struct client *c, struct vm *vm)
 			     "VM", vm->cfg.name, api_state_name(vm->st.state));
 		return;
 	}
-	r = vm_command(vm, CTL_CMD_GUEST_INFO, 0, msg, sizeof(msg));
-	if (r == -EOPNOTSUPP)
-		respond_fail(c, API_E_UNSUPPORTED, "%s", msg);
-	else if (r)
-		respond_fail(c, API_E_UNAVAILABLE, "guest information unavailable: %s", msg);
+	r = vm_command_async(vm, CTL_CMD_GUEST_INFO, 0, on_guest_reply, c, msg, sizeof(msg));
+	if (r)
+		on_guest_reply(c, vm, r, msg);
 	else
-		respond_raw(c, 200, NULL, msg);
+		wait_for_worker(c, API_ACT__COUNT);
 }
 
 static void handle_console(struct client *c, struct vm *vm, const struct http_request *req)

@@ -24,13 +24,18 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "daemon/daemon.h"
+#include "daemon/devices.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
 
 #define CONSOLE_LOG_MAX (8ULL << 20)
-#define CMD_TIMEOUT_MS 3000
+
+_Static_assert(API_MAX_DISKS <= CTL_MAX_DISKS && API_MAX_NICS <= CTL_MAX_NICS,
+	       "every configured disk and NIC fits the SETUP message");
+_Static_assert(4 + API_MAX_DISKS + API_MAX_NICS <= CTL_MAX_FDS,
+	       "kernel, initrd, /dev/kvm, console log, disks and TAPs fit one SCM_RIGHTS");
 #define STOP_GRACE_NS (5ULL * 1000000000ULL)
 
 struct vm *vm_find(const char *name)
@@ -64,6 +69,8 @@ int vm_add(const struct api_vm_config *cfg, struct vm **ret)
 
 static struct vm *dead_vms;
 
+static void fail_requests(struct vm *vm, int result, const char *msg);
+
 void vm_remove(struct vm *vm)
 {
 	for (unsigned int i = 0; i < D.n_vms; i++) {
@@ -72,6 +79,7 @@ void vm_remove(struct vm *vm)
 			break;
 		}
 	}
+	fail_requests(vm, -ECONNRESET, "the VM was deleted");
 	/* Events of the current epoll batch may still name it. */
 	vm->removed = true;
 	vm->next_dead = dead_vms;
@@ -166,38 +174,6 @@ static int open_log(const char *name, const char *suffix, bool rotate)
 		      0640);
 }
 
-/* Best effort: a child cgroup with memory and pids limits. Returns an fd of cgroup.procs or -1. */
-static int prepare_cgroup(const struct vm *vm)
-{
-	char buf[64];
-	int dfd, fd;
-
-	if (D.cgroup_fd < 0)
-		return -1;
-	if (mkdirat(D.cgroup_fd, vm->cfg.name, 0755) && errno != EEXIST)
-		return -1;
-	dfd = openat(D.cgroup_fd, vm->cfg.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -1;
-	/* Guest RAM plus room for the worker itself. */
-	fd = openat(dfd, "memory.max", O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		snprintf(buf, sizeof(buf), "%llu\n",
-			 (unsigned long long)(vm->cfg.memory_bytes + (256ULL << 20)));
-		(void)!write(fd, buf, strlen(buf));
-		close(fd);
-	}
-	fd = openat(dfd, "pids.max", O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		snprintf(buf, sizeof(buf), "%u\n", vm->cfg.cpus + 32);
-		(void)!write(fd, buf, strlen(buf));
-		close(fd);
-	}
-	fd = openat(dfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-	close(dfd);
-	return fd;
-}
-
 static int make_runtime_socket(const struct vm *vm)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -224,19 +200,10 @@ static int make_runtime_socket(const struct vm *vm)
 	return fd;
 }
 
-static int send_setup(struct vm *vm, const int *fds, const uint32_t *roles, unsigned int n)
+/* s carries the device details (disks, NICs); the rest is filled in here. */
+static int send_setup(struct vm *vm, struct ctl_setup_wire *s, const int *fds,
+		      const uint32_t *roles, unsigned int n)
 {
-	struct ctl_setup_wire s = {
-		.mem_bytes = vm->cfg.memory_bytes,
-		.cpus = vm->cfg.cpus,
-		.flags = (D.idle_engine ? CTL_SETUP_F_IDLE_ENGINE : 0) |
-			 (D.no_sandbox ? CTL_SETUP_F_NO_SANDBOX : 0),
-		.uid = D.worker_uid,
-		.gid = D.worker_gid,
-		.service_uid = (uint32_t)geteuid(),
-		.n_fds = n,
-		.console_log_max = CONSOLE_LOG_MAX,
-	};
 	uint8_t pkt[CTL_MAX_PACKET];
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * CTL_MAX_FDS)];
@@ -247,9 +214,18 @@ static int send_setup(struct vm *vm, const int *fds, const uint32_t *roles, unsi
 	struct cmsghdr *c;
 	int len;
 
-	snprintf(s.name, sizeof(s.name), "%s", vm->cfg.name);
-	memcpy(s.fd_roles, roles, n * sizeof(*roles));
-	len = ctl_encode(CTL_SETUP, &s, sizeof(s), vm->cfg.cmdline, strlen(vm->cfg.cmdline), pkt,
+	s->mem_bytes = vm->cfg.memory_bytes;
+	s->cpus = vm->cfg.cpus;
+	s->flags = (D.idle_engine ? CTL_SETUP_F_IDLE_ENGINE : 0) |
+		   (D.no_sandbox ? CTL_SETUP_F_NO_SANDBOX : 0);
+	s->uid = D.worker_uid;
+	s->gid = D.worker_gid;
+	s->service_uid = (uint32_t)geteuid();
+	s->n_fds = n;
+	s->console_log_max = CONSOLE_LOG_MAX;
+	snprintf(s->name, sizeof(s->name), "%s", vm->cfg.name);
+	memcpy(s->fd_roles, roles, n * sizeof(*roles));
+	len = ctl_encode(CTL_SETUP, s, sizeof(*s), vm->cfg.cmdline, strlen(vm->cfg.cmdline), pkt,
 			 sizeof(pkt));
 	if (len < 0)
 		return len;
@@ -268,6 +244,7 @@ static int send_setup(struct vm *vm, const int *fds, const uint32_t *roles, unsi
 
 int vm_spawn(struct vm *vm, struct api_error *e)
 {
+	static struct ctl_setup_wire sw;
 	int fds[CTL_MAX_FDS];
 	uint32_t roles[CTL_MAX_FDS];
 	unsigned int n = 0;
@@ -287,14 +264,24 @@ int vm_spawn(struct vm *vm, struct api_error *e)
 		}
 		ADD_FD(fd, CTL_FD_INITRD);
 	}
-	for (unsigned int i = 0; i < vm->cfg.n_disks; i++) {
-		fd = open_input("disk", vm->cfg.disks[i].path,
-				vm->cfg.disks[i].readonly ? O_RDONLY : O_RDWR, e);
+	memset(&sw, 0, sizeof(sw));
+	for (unsigned int i = 0; i < vm->cfg.n_disks && i < CTL_MAX_DISKS; i++) {
+		fd = dev_open_disk(&vm->cfg.disks[i], i, &sw.disks[i], e);
 		if (fd < 0) {
 			r = fd;
 			goto fail;
 		}
 		ADD_FD(fd, CTL_FD_DISK);
+		sw.n_disks++;
+	}
+	for (unsigned int i = 0; i < vm->cfg.n_nics && i < CTL_MAX_NICS; i++) {
+		fd = dev_open_tap(&vm->cfg.nics[i], i, &sw.nics[i], e);
+		if (fd < 0) {
+			r = fd;
+			goto fail;
+		}
+		ADD_FD(fd, CTL_FD_TAP);
+		sw.n_nics++;
 	}
 	if (!D.idle_engine) {
 		fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -324,7 +311,7 @@ int vm_spawn(struct vm *vm, struct api_error *e)
 			 strerror(-r));
 		goto fail;
 	}
-	cg = prepare_cgroup(vm);
+	cg = cg_prepare(vm->cfg.name, vm->cfg.memory_bytes, vm->cfg.cpus);
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
@@ -376,7 +363,7 @@ int vm_spawn(struct vm *vm, struct api_error *e)
 		api_fail(e, API_E_INTERNAL, "pidfd_open: %s", strerror(-r));
 		goto fail;
 	}
-	r = send_setup(vm, fds, roles, n);
+	r = send_setup(vm, &sw, fds, roles, n);
 	for (unsigned int i = 0; i < n; i++)
 		close(fds[i]);
 	n = 0;
@@ -416,6 +403,102 @@ fail:
 	return r;
 }
 
+/* ---- commands in flight ---- */
+
+static void finish_request(struct vm *vm, struct vm_req *q, int result, const char *msg)
+{
+	struct vm_req **pp;
+
+	for (pp = &vm->reqs; *pp; pp = &(*pp)->next) {
+		if (*pp == q) {
+			*pp = q->next;
+			vm->n_reqs--;
+			break;
+		}
+	}
+	if (q->fn)
+		q->fn(q->opaque, vm, result, msg);
+	free(q);
+}
+
+/* Answer every pending command of vm with result (the worker is gone or going). */
+static void fail_requests(struct vm *vm, int result, const char *msg)
+{
+	while (vm->reqs)
+		finish_request(vm, vm->reqs, result, msg);
+}
+
+void vm_cancel_requests(const void *opaque)
+{
+	for (unsigned int i = 0; i < D.n_vms; i++)
+		for (struct vm_req *q = D.vms[i]->reqs; q; q = q->next)
+			if (q->opaque == opaque)
+				q->opaque = NULL;   /* fn still updates the VM's state */
+}
+
+int vm_command_async(struct vm *vm, uint32_t cmd, uint32_t timeout_ms, vm_reply_fn fn,
+		     void *opaque, char *msg, size_t msglen)
+{
+	struct ctl_cmd_wire c = { .seq = vm->seq + 1, .cmd = cmd, .timeout_ms = timeout_ms };
+	struct vm_req *q, **pp;
+	uint8_t pkt[64];
+	int len = ctl_encode(CTL_CMD, &c, sizeof(c), NULL, 0, pkt, sizeof(pkt));
+
+	if (vm->ctl_fd < 0 || len < 0) {
+		snprintf(msg, msglen, "the worker is not connected");
+		return -ENOTCONN;
+	}
+	if (vm->n_reqs >= VM_MAX_PENDING) {
+		snprintf(msg, msglen, "the worker has %u requests in flight and answers none; "
+			 "try again later or kill the VM", vm->n_reqs);
+		return -EBUSY;
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	/* Never block here: a worker that stopped reading fills its socket buffer. */
+	if (send(vm->ctl_fd, pkt, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) != len) {
+		int r = -errno;
+
+		free(q);
+		snprintf(msg, msglen, r == -EAGAIN ? "the worker is not taking requests (its "
+			 "control queue is full)" : "cannot reach the worker: %s", strerror(-r));
+		return r == -EAGAIN ? -ETIMEDOUT : r;
+	}
+	vm->seq++;
+	q->seq = c.seq;
+	q->deadline_ns = now_ns() + (uint64_t)VM_CMD_TIMEOUT_MS * 1000000ULL;
+	q->fn = fn;
+	q->opaque = opaque;
+	for (pp = &vm->reqs; *pp; pp = &(*pp)->next)
+		;
+	*pp = q;
+	vm->n_reqs++;
+	return 0;
+}
+
+static void on_reply(struct vm *vm, const struct ctl_msg *m)
+{
+	for (struct vm_req *q = vm->reqs; q; q = q->next) {
+		if (q->seq == m->u.reply.seq) {
+			finish_request(vm, q, m->u.reply.result, m->text);
+			return;
+		}
+	}
+	/* A late reply to a command that timed out, or a bogus one: ignored. */
+}
+
+static void expire_requests(struct vm *vm, uint64_t now)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "the worker did not answer within %u ms", VM_CMD_TIMEOUT_MS);
+	while (vm->reqs && now >= vm->reqs->deadline_ns)
+		finish_request(vm, vm->reqs, -ETIMEDOUT, msg);
+}
+
 static void handle_msg(struct vm *vm, const struct ctl_msg *m)
 {
 	switch (m->type) {
@@ -441,7 +524,12 @@ static void handle_msg(struct vm *vm, const struct ctl_msg *m)
 			if (vm->st.state == VM_STATE_STARTING) {
 				vm->deadline_ns = 0;
 				vm_set_state(vm, VM_STATE_RUNNING, "");
+			} else if (vm->st.state == VM_STATE_PAUSED) {
+				vm_set_state(vm, VM_STATE_RUNNING, "");   /* resumed */
 			}
+		} else if (m->u.state.state == VM_STATE_PAUSED &&
+			   vm->st.state == VM_STATE_RUNNING) {
+			vm_set_state(vm, VM_STATE_PAUSED, "");
 		}
 		break;
 	case CTL_EXITED:
@@ -451,7 +539,8 @@ static void handle_msg(struct vm *vm, const struct ctl_msg *m)
 		snprintf(vm->exit_detail, sizeof(vm->exit_detail), "%.255s", m->text);
 		break;
 	case CTL_REPLY:
-		break;   /* a late reply to a command that timed out */
+		on_reply(vm, m);
+		break;
 	default:
 		vm->bad_msgs++;
 	}
@@ -501,18 +590,23 @@ void vm_on_ctl(struct vm *vm)
 	}
 }
 
-int vm_command(struct vm *vm, uint32_t cmd, uint32_t timeout_ms, char *msg, size_t msglen)
+/*
+ * Send a command and wait for its reply (at most VM_CMD_TIMEOUT_MS). Only for
+ * workers found at startup, before the service answers requests.
+ */
+static int command_sync(struct vm *vm, uint32_t cmd, uint32_t timeout_ms, char *msg,
+			size_t msglen)
 {
 	struct ctl_cmd_wire c = { .seq = ++vm->seq, .cmd = cmd, .timeout_ms = timeout_ms };
 	uint8_t pkt[64];
 	static struct ctl_msg m;
-	uint64_t deadline = now_ns() + (uint64_t)CMD_TIMEOUT_MS * 1000000ULL;
+	uint64_t deadline = now_ns() + (uint64_t)VM_CMD_TIMEOUT_MS * 1000000ULL;
 	int len = ctl_encode(CTL_CMD, &c, sizeof(c), NULL, 0, pkt, sizeof(pkt));
 
 	snprintf(msg, msglen, "the worker is not connected");
 	if (vm->ctl_fd < 0 || len < 0)
 		return -ENOTCONN;
-	if (send(vm->ctl_fd, pkt, (size_t)len, MSG_NOSIGNAL) != len)
+	if (send(vm->ctl_fd, pkt, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) != len)
 		return -errno;
 	for (;;) {
 		uint64_t now = now_ns();
@@ -521,7 +615,7 @@ int vm_command(struct vm *vm, uint32_t cmd, uint32_t timeout_ms, char *msg, size
 
 		if (now >= deadline) {
 			snprintf(msg, msglen, "the worker did not answer within %u ms",
-				 CMD_TIMEOUT_MS);
+				 VM_CMD_TIMEOUT_MS);
 			return -ETIMEDOUT;
 		}
 		if (poll(&p, 1, (int)((deadline - now) / 1000000 + 1)) < 0 && errno != EINTR)
@@ -585,8 +679,7 @@ void vm_on_pidfd(struct vm *vm)
 	close_worker_fds(vm);
 	run_sock_path(vm, file, sizeof(file));
 	unlinkat(D.run_dir_fd, file, 0);
-	if (D.cgroup_fd >= 0)
-		unlinkat(D.cgroup_fd, vm->cfg.name, AT_REMOVEDIR);   /* empty now */
+	cg_remove(vm->cfg.name);   /* empty now */
 
 	if (vm->kill_requested) {
 		next = VM_STATE_OFF;
@@ -622,6 +715,7 @@ void vm_on_pidfd(struct vm *vm)
 	vm->deadline_ns = 0;
 	vm->kill_requested = false;
 	vm_set_state(vm, next, reason);
+	fail_requests(vm, -ECONNRESET, "the worker ended before it answered");
 	if (vm->restart_pending) {
 		struct api_error e;
 
@@ -638,7 +732,7 @@ void vm_reattach(struct vm *vm)
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 	struct stat st;
-	char msg[128];
+	static char msg[CTL_TEXT_MAX + 1];
 	int fd;
 
 	run_sock_path(vm, file, sizeof(file));
@@ -665,8 +759,8 @@ void vm_reattach(struct vm *vm)
 		vm_set_state(vm, VM_STATE_CRASHED, "cannot watch the worker found at startup");
 		return;
 	}
-	/* The worker greets every new connection with HELLO (handled in vm_command). */
-	if (vm_command(vm, CTL_CMD_PING, 0, msg, sizeof(msg)) || vm->st.state == VM_STATE_STARTING) {
+	/* The worker greets every new connection with HELLO (handled in command_sync). */
+	if (command_sync(vm, CTL_CMD_PING, 0, msg, sizeof(msg)) || vm->st.state == VM_STATE_STARTING) {
 		vm_kill(vm, "the worker found at startup did not answer; it was stopped");
 		return;
 	}
@@ -679,6 +773,7 @@ void vms_tick(uint64_t now)
 	for (unsigned int i = 0; i < D.n_vms; i++) {
 		struct vm *vm = D.vms[i];
 
+		expire_requests(vm, now);
 		if (!vm->deadline_ns || now < vm->deadline_ns || vm->pidfd < 0)
 			continue;
 		vm->deadline_ns = 0;

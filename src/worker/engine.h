@@ -9,10 +9,26 @@
 #ifndef OPENHV_WORKER_ENGINE_H
 #define OPENHV_WORKER_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "api/ctl_proto.h"
+
+/* A disk image or TAP the service opened; the engine dup()s what it keeps. */
+struct engine_disk {
+	int fd;
+	const char *label;      /* the image's file name, for messages and format hints */
+	bool read_only;
+	bool dvd;
+};
+
+struct engine_nic {
+	int fd;                 /* attached TAP (IFF_TAP | IFF_NO_PI) */
+	const char *ifname;
+	uint8_t mac[6];
+	bool has_mac;
+};
 
 struct engine_params {
 	const char *name;
@@ -24,6 +40,10 @@ struct engine_params {
 	int initrd_fd;          /* -1 if none */
 	int console_in_fd;
 	int console_out_fd;
+	unsigned int n_disks;
+	struct engine_disk disks[CTL_MAX_DISKS];
+	unsigned int n_nics;
+	struct engine_nic nics[CTL_MAX_NICS];
 };
 
 struct engine;
@@ -31,7 +51,11 @@ struct engine;
 struct engine_ops {
 	const char *name;
 	uint32_t caps;          /* CTL_CAP_* this engine offers */
-	/* Assemble the machine; reads kernel/initrd. Runs before the sandbox is sealed. */
+	/*
+	 * Assemble the machine; reads kernel/initrd. Runs before the sandbox is
+	 * sealed. Every descriptor in p stays the caller's: the engine dup()s
+	 * what it needs later (a guest reboot rebuilds the machine from them).
+	 */
 	int (*create)(const struct engine_params *p, struct engine **ret, char *err, size_t errlen);
 	int (*start)(struct engine *e);
 	void (*request_stop)(struct engine *e);        /* hard stop */

@@ -5,6 +5,12 @@
  * banner to the console, then echoes each console input line; the line
  * "poweroff" ends the run as a guest power-off and "crash" as a guest crash.
  * It runs inside the same sandbox as the real engine.
+ *
+ * Disks and TAPs the service passed are listed in the banner (size, access
+ * mode) and kept like the real engine keeps them; the console line
+ * "diskwrite" writes a marker into every writable disk through the kept
+ * descriptor, so the service tests can check descriptor passing end to end
+ * without a guest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +37,65 @@ struct engine {
 	char name[CTL_NAME_MAX];
 	char line[256];
 	size_t line_len;
+	unsigned int n_disks, n_nics;
+	int disk_fd[CTL_MAX_DISKS];
+	bool disk_ro[CTL_MAX_DISKS];
+	int tap_fd[CTL_MAX_NICS];
 };
+
+#define IDLE_DISK_MARK_OFF 512
+
+static void out(struct engine *e, const char *s);
+
+/* One banner line per device: what arrived and whether it is what was configured. */
+static void describe_devices(struct engine *e, const struct engine_params *p)
+{
+	char msg[256];
+
+	for (unsigned int i = 0; i < e->n_disks; i++) {
+		struct stat st;
+		int fl = fcntl(e->disk_fd[i], F_GETFL);
+		bool rw = fl >= 0 && (fl & O_ACCMODE) == O_RDWR;
+
+		if (fstat(e->disk_fd[i], &st))
+			st.st_size = -1;
+		snprintf(msg, sizeof(msg), "idle engine: disk%u %s %lld bytes %s\r\n", i,
+			 p->disks[i].label, (long long)st.st_size, rw ? "rw" : "ro");
+		out(e, msg);
+	}
+	for (unsigned int i = 0; i < e->n_nics; i++) {
+		const uint8_t *m = p->nics[i].mac;
+
+		if (p->nics[i].has_mac)
+			snprintf(msg, sizeof(msg), "idle engine: nic%u tap=%s mac=%02x:%02x:%02x:%02x:"
+				 "%02x:%02x\r\n", i, p->nics[i].ifname, m[0], m[1], m[2], m[3], m[4],
+				 m[5]);
+		else
+			snprintf(msg, sizeof(msg), "idle engine: nic%u tap=%s\r\n", i,
+				 p->nics[i].ifname);
+		out(e, msg);
+	}
+}
+
+/* "diskwrite": a marker naming the VM at IDLE_DISK_MARK_OFF of every writable disk. */
+static void disk_write(struct engine *e)
+{
+	char mark[96], msg[160];
+
+	snprintf(mark, sizeof(mark), "openhv-idle-diskwrite %s\n", e->name);
+	for (unsigned int i = 0; i < e->n_disks; i++) {
+		ssize_t n = -1;
+
+		if (!e->disk_ro[i])
+			n = pwrite(e->disk_fd[i], mark, strlen(mark), IDLE_DISK_MARK_OFF);
+		if (n == (ssize_t)strlen(mark) && fdatasync(e->disk_fd[i]))
+			n = -1;
+		snprintf(msg, sizeof(msg), "idle engine: diskwrite disk%u %s\r\n", i,
+			 e->disk_ro[i] ? "skipped (read-only)" :
+			 n == (ssize_t)strlen(mark) ? "ok" : strerror(errno));
+		out(e, msg);
+	}
+}
 
 static void out(struct engine *e, const char *s)
 {
@@ -75,10 +139,22 @@ static int idle_create(const struct engine_params *p, struct engine **ret, char 
 	e->in_fd = p->console_in_fd;
 	e->out_fd = p->console_out_fd;
 	snprintf(e->name, sizeof(e->name), "%s", p->name);
+	/* Keep our own copies, as struct vm does. */
+	for (unsigned int i = 0; i < p->n_disks && i < CTL_MAX_DISKS; i++) {
+		e->disk_fd[i] = fcntl(p->disks[i].fd, F_DUPFD_CLOEXEC, 0);
+		e->disk_ro[i] = p->disks[i].read_only;
+		e->n_disks++;
+	}
+	for (unsigned int i = 0; i < p->n_nics && i < CTL_MAX_NICS; i++) {
+		e->tap_fd[i] = fcntl(p->nics[i].fd, F_DUPFD_CLOEXEC, 0);
+		e->n_nics++;
+	}
 	snprintf(banner, sizeof(banner),
-		 "openhv idle test engine: VM %s, %u CPU(s), %llu MiB, no guest code runs\r\n",
-		 p->name, p->cpus, (unsigned long long)(p->mem_bytes >> 20));
+		 "openhv idle test engine: VM %s, %u CPU(s), %llu MiB, %u disk(s), %u NIC(s), "
+		 "no guest code runs\r\n", p->name, p->cpus,
+		 (unsigned long long)(p->mem_bytes >> 20), e->n_disks, e->n_nics);
 	out(e, banner);
+	describe_devices(e, p);
 	*ret = e;
 	return 0;
 }
@@ -99,6 +175,10 @@ static bool handle_line(struct engine *e)
 		snprintf(e->detail, sizeof(e->detail), "guest crash (requested on the console of "
 			 "the idle test engine)");
 		return true;
+	}
+	if (!strcmp(e->line, "diskwrite")) {
+		disk_write(e);
+		return false;
 	}
 	snprintf(msg, sizeof(msg), "%s: %s\r\n", e->name, e->line);
 	out(e, msg);
@@ -212,6 +292,12 @@ static void idle_destroy(struct engine *e)
 		return;
 	close(e->wake[0]);
 	close(e->wake[1]);
+	for (unsigned int i = 0; i < e->n_disks; i++)
+		if (e->disk_fd[i] >= 0)
+			close(e->disk_fd[i]);
+	for (unsigned int i = 0; i < e->n_nics; i++)
+		if (e->tap_fd[i] >= 0)
+			close(e->tap_fd[i]);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
 }

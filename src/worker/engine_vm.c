@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The real engine: src/vmm's struct vm. The service passes /dev/kvm and the
- * kernel/initrd as descriptors; vm_create reads the images by path, so they
- * are named through /proc/self/fd before the sandbox hides /proc.
+ * The real engine: src/vmm's struct vm. The service passes /dev/kvm, the
+ * kernel/initrd, disk images and TAPs as descriptors; struct vm dup()s them
+ * (vm_config.kernel_fd/initrd_fd, vm_disk_config.fd, vm_nic_config.tap_fd),
+ * so a guest reboot inside the sealed sandbox rebuilds the machine from
+ * them without opening anything.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,9 +13,13 @@
 
 #include <json-c/json.h>
 
+#include "base/util.h"
 #include "vmm/vm.h"
 #include "vsp/ic/ic.h"
 #include "worker/engine.h"
+
+_Static_assert(CTL_MAX_DISKS <= VM_MAX_DISKS && CTL_MAX_NICS <= VM_MAX_NICS,
+	       "the VM takes every disk and NIC the service can pass");
 
 #define KVP_MAX_ENTRIES 64
 #define KVP_VALUE_SHOWN 200
@@ -21,14 +27,19 @@
 struct engine {
 	struct vm *vm;
 	struct ic_kvp_entry *kvp;     /* scratch for guest_info, allocated before sealing */
-	char kernel_path[64];
-	char initrd_path[64];
+	/* struct vm keeps pointing at these (a reboot rebuilds from them): they live here. */
+	struct vm_disk_config disks[CTL_MAX_DISKS];
+	struct vm_nic_config nics[CTL_MAX_NICS];
+	char disk_labels[CTL_MAX_DISKS][CTL_LABEL_MAX];
+	char nic_names[CTL_MAX_NICS][CTL_IFNAME_MAX];
 };
 
 static int vme_create(const struct engine_params *p, struct engine **ret, char *err,
 		      size_t errlen)
 {
 	struct engine *e = calloc(1, sizeof(*e));
+	struct vm_disk_config *disks = e ? e->disks : NULL;
+	struct vm_nic_config *nics = e ? e->nics : NULL;
 	struct vm_config cfg;
 	int r;
 
@@ -37,15 +48,32 @@ static int vme_create(const struct engine_params *p, struct engine **ret, char *
 		return -ENOMEM;
 	}
 	vm_config_init(&cfg);
-	snprintf(e->kernel_path, sizeof(e->kernel_path), "/proc/self/fd/%d", p->kernel_fd);
 	cfg.name = p->name;
-	cfg.kernel_path = e->kernel_path;
-	if (p->initrd_fd >= 0) {
-		snprintf(e->initrd_path, sizeof(e->initrd_path), "/proc/self/fd/%d", p->initrd_fd);
-		cfg.initrd_path = e->initrd_path;
-	} else {
-		cfg.initrd_path = NULL;
+	/* Paths only name the files in messages; the descriptors are what is read. */
+	cfg.kernel_path = "kernel (passed by openhvd)";
+	cfg.kernel_fd = p->kernel_fd;
+	cfg.initrd_path = p->initrd_fd >= 0 ? "initrd (passed by openhvd)" : NULL;
+	cfg.initrd_fd = p->initrd_fd;
+	for (unsigned int i = 0; i < p->n_disks && i < CTL_MAX_DISKS; i++) {
+		vm_disk_config_init(&disks[i]);
+		snprintf(e->disk_labels[i], sizeof(e->disk_labels[i]), "%s", p->disks[i].label);
+		disks[i].path = e->disk_labels[i];
+		disks[i].fd = p->disks[i].fd;
+		disks[i].read_only = p->disks[i].read_only;
+		disks[i].dvd = p->disks[i].dvd;
 	}
+	for (unsigned int i = 0; i < p->n_nics && i < CTL_MAX_NICS; i++) {
+		vm_nic_config_init(&nics[i]);
+		snprintf(e->nic_names[i], sizeof(e->nic_names[i]), "%s", p->nics[i].ifname);
+		nics[i].tap = e->nic_names[i];
+		nics[i].tap_fd = p->nics[i].fd;
+		memcpy(nics[i].mac, p->nics[i].mac, sizeof(nics[i].mac));
+		nics[i].has_mac = p->nics[i].has_mac;
+	}
+	cfg.disks = p->n_disks ? disks : NULL;
+	cfg.n_disks = MIN(p->n_disks, (unsigned int)CTL_MAX_DISKS);
+	cfg.nics = p->n_nics ? nics : NULL;
+	cfg.n_nics = MIN(p->n_nics, (unsigned int)CTL_MAX_NICS);
 	cfg.cmdline = p->cmdline && p->cmdline[0] ? p->cmdline : NULL;
 	cfg.mem_bytes = p->mem_bytes;
 	cfg.cpus = p->cpus;

@@ -191,7 +191,7 @@ static void handle_cmd(const struct ctl_cmd_wire *c)
 		}
 		r = W.ops->pause(W.eng);
 		if (!r)
-			W.state = VM_STATE_PAUSED;
+			send_state(VM_STATE_PAUSED, "");   /* also tells a service that gave up waiting */
 		send_reply(c->seq, r, r ? "pause failed" : "paused");
 		break;
 	case CTL_CMD_RESUME:
@@ -201,7 +201,7 @@ static void handle_cmd(const struct ctl_cmd_wire *c)
 		}
 		r = W.ops->resume(W.eng);
 		if (!r)
-			W.state = VM_STATE_RUNNING;
+			send_state(VM_STATE_RUNNING, "");
 		send_reply(c->seq, r, r ? "resume failed" : "running");
 		break;
 	case CTL_CMD_STOP: {
@@ -409,10 +409,31 @@ int main(int argc, char **argv)
 		case CTL_FD_KERNEL: p.kernel_fd = fds[i]; break;
 		case CTL_FD_INITRD: p.initrd_fd = fds[i]; break;
 		case CTL_FD_CONSOLE_LOG: W.log_fd = fds[i]; break;
-		case CTL_FD_DISK: n_disk++; break;   /* held for the storage VSP; not used yet */
-		case CTL_FD_TAP: n_tap++; break;     /* held for the network VSP; not used yet */
+		case CTL_FD_DISK: {
+			const struct ctl_disk_wire *d = &m.u.setup.disks[n_disk];
+
+			/* ctl_decode checked the counts, labels and flags. */
+			p.disks[n_disk].fd = fds[i];
+			p.disks[n_disk].label = d->label;
+			p.disks[n_disk].read_only = d->flags & CTL_DISK_F_RDONLY;
+			p.disks[n_disk].dvd = d->flags & CTL_DISK_F_DVD;
+			n_disk++;
+			break;
+		}
+		case CTL_FD_TAP: {
+			const struct ctl_nic_wire *t = &m.u.setup.nics[n_tap];
+
+			p.nics[n_tap].fd = fds[i];
+			p.nics[n_tap].ifname = t->ifname;
+			memcpy(p.nics[n_tap].mac, t->mac, sizeof(t->mac));
+			p.nics[n_tap].has_mac = t->has_mac;
+			n_tap++;
+			break;
+		}
 		}
 	}
+	p.n_disks = n_disk;
+	p.n_nics = n_tap;
 	if (W.log_fd >= 0) {
 		off_t end = lseek(W.log_fd, 0, SEEK_END);
 
@@ -444,10 +465,15 @@ int main(int argc, char **argv)
 		send_hello();
 		exit_reported(CTL_EXIT_ERROR, false, err);
 	}
+	/* The engine holds its own copies of what it keeps. */
 	if (p.kernel_fd >= 0)
 		close(p.kernel_fd);
 	if (p.initrd_fd >= 0)
 		close(p.initrd_fd);
+	for (unsigned int i = 0; i < p.n_disks; i++)
+		close(p.disks[i].fd);
+	for (unsigned int i = 0; i < p.n_nics; i++)
+		close(p.nics[i].fd);
 	if (m.u.setup.flags & CTL_SETUP_F_NO_SANDBOX) {
 		log_warn("VM %s runs WITHOUT a sandbox (debug option)", W.name);
 	} else {

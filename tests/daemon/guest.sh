@@ -88,5 +88,87 @@ if [ "$SHUTDOWN_READY" = True ]; then
 		grep -qi "shutdown request" "$LOG/g2.console.log"
 fi
 tail -n 5 "$LOG/g2.console.log" | tr -d '\r' | sed 's/^/# g2 console: /'
+
+# con NAME SECONDS OUTFILE: feed stdin to the guest's console line by line,
+# then keep listening for SECONDS.
+con() {
+	( sleep 1; while IFS= read -r l; do printf '%s\n' "$l"; sleep 0.5; done; sleep "$2" ) |
+		timeout $(($2 + 30)) "$OPENHV" vm console "$1" >"$3" 2>&1
+}
+
+# 4. Disks and a NIC handed to the sealed worker as descriptors: the guest
+#    sees /dev/sda and /dev/sdb with the right sizes, a guest write lands in
+#    the host image, and it pings the host over a TAP openhvd opened.
+RAW="$T_DIR/g4.img"
+truncate -s 64M "$RAW"
+VHDX="$T_DIR/g4.vhdx"
+"$OPENHV" disk create "$VHDX" --size 128M >/dev/null
+TAP=ohvg$$
+NIC_OPT=()
+if make_tap "$TAP"; then
+	ip addr add 169.254.101.1/24 dev "$TAP" && ip link set "$TAP" up
+	NIC_OPT=(--nic "$TAP,mac=00:15:5d:42:00:04")
+else
+	diag "cannot create a TAP here: the NIC part is skipped"
+fi
+expect_rc 0 "create g4 with two disks and a NIC" vm create g4 --kernel "$KERNEL" \
+	--initrd "$INITRD" --memory 192M --cmdline "console=ttyS0 ohv.shell=1" \
+	--disk "$RAW" --disk "$VHDX" "${NIC_OPT[@]}"
+expect_rc 0 "start g4" vm start g4
+check "g4 shell up" wait_log g4 "interactive shell" "$BOOT_TIMEOUT"
+con g4 20 "$T_DIR/g4.con" <<'EOS'
+modprobe hv_storvsc; i=0; while [ ! -e /sys/block/sdb ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
+echo "ohv-sda=$(cat /sys/block/sda/size) ohv-sdb=$(cat /sys/block/sdb/size)"
+echo ohv-daemon-disk-marker | dd of=/dev/sda bs=512 seek=8 conv=fsync 2>/dev/null; echo "ohv-dd-rc=$?"
+EOS
+tr -d '\r' <"$T_DIR/g4.con" | grep "^ohv-" | sed 's/^/# g4: /'
+check "g4 sees the raw disk as 64 MiB (131072 sectors)" grep -q "ohv-sda=131072 " "$T_DIR/g4.con"
+check "g4 sees the VHDX as 128 MiB (262144 sectors)" grep -q "ohv-sdb=262144" "$T_DIR/g4.con"
+check "the guest's write landed in the host image" \
+	grep -q ohv-daemon-disk-marker <(dd if="$RAW" bs=512 skip=8 count=1 2>/dev/null)
+if [ ${#NIC_OPT[@]} -gt 0 ]; then
+	con g4 25 "$T_DIR/g4n.con" <<'EOS'
+modprobe hv_netvsc; sleep 2; d=$(ls /sys/class/net | grep -v lo | head -n 1); echo "ohv-dev=$d"
+ip link set "$d" up; ip addr add 169.254.101.2/24 dev "$d"; sleep 2
+ping -c 3 -W 3 169.254.101.1 >/dev/null 2>&1 && echo ohv-ping=ok || echo ohv-ping=fail
+EOS
+	tr -d '\r' <"$T_DIR/g4n.con" | grep "^ohv-" | sed 's/^/# g4: /'
+	check "g4 pings the host over the TAP openhvd passed" grep -q "ohv-ping=ok" "$T_DIR/g4n.con"
+fi
+
+# 5. Several real guests at once; kill -9 of one worker: that VM is crashed
+#    with a reason, the others keep running and answer on their consoles,
+#    the service answers, and the crashed VM starts again.
+for n in g5 g6 g7; do
+	expect_rc 0 "create $n" vm create $n --kernel "$KERNEL" --initrd "$INITRD" --memory 160M \
+		--cmdline "console=ttyS0 ohv.shell=1"
+done
+T0=$(ms)
+for n in g5 g6 g7; do
+	expect_rc 0 "start $n" vm start $n
+done
+for n in g5 g6 g7; do
+	check "$n shell up" wait_log $n "interactive shell" "$BOOT_TIMEOUT"
+done
+diag "g5..g7 started together: shells up after $(($(ms) - T0)) ms"
+KILLED=$(vm_pid g6)
+kill -9 "$KILLED"
+check "g6 crashed" wait_state g6 crashed 10
+check "g6's reason names the kill" grep -q "signal 9" <<<"$(vm_reason g6)"
+diag "g6: $(vm_reason g6)"
+check "service answers after the kill" "$OPENHV" vm list
+for n in g4 g5 g7; do
+	check "$n still running" test "$(vm_state $n)" = running
+	echo "echo alive-$n-\$((40+2))" | con $n 3 "$T_DIR/$n.alive"
+	check "$n guest still answers on its console" grep -q "alive-$n-42" "$T_DIR/$n.alive"
+done
+: >"$LOG/g6.console.log"
+expect_rc 0 "g6 starts again after the crash" vm start g6
+check "g6 shell up again" wait_log g6 "interactive shell" "$BOOT_TIMEOUT"
+for n in g4 g5 g6 g7; do
+	"$OPENHV" vm kill $n >/dev/null 2>&1
+done
+check "all off" wait_state g6 off 10
+
 sed 's/^/# worker: /' "$LOG"/*.worker.log 2>/dev/null | head -20
 finish

@@ -125,7 +125,20 @@ for v in json.load(sys.stdin)["vms"]:
 	done
 }
 
+# make_tap NAME: create a TAP interface owned by this test (needs root and
+# /dev/net/tun); removed at exit. Fails quietly when that is not possible.
+TEST_TAPS=
+make_tap() {
+	[ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] || return 1
+	ip tuntap add dev "$1" mode tap >/dev/null 2>&1 || return 1
+	TEST_TAPS="$TEST_TAPS $1"
+}
+
 cleanup() {
+	local t
+	for t in $TEST_TAPS; do
+		ip link del "$t" >/dev/null 2>&1
+	done
 	if [ -n "$DAEMON_PID" ]; then
 		remember_workers
 		stop_daemon

@@ -6,8 +6,17 @@
 start_daemon
 K=$(make_fake_kernel)
 
+# The service opens the TAP when the VM starts: use a real one when this
+# machine lets us make it, else leave the NIC out of the started VM.
+TAP=ohvlc$$
+if make_tap "$TAP"; then
+	NIC_OPT=(--nic "$TAP,mac=00:15:5d:00:00:01")
+else
+	diag "cannot create a TAP here (needs root and /dev/net/tun): web1 runs without a NIC"
+	NIC_OPT=()
+fi
 expect_rc 0 "create web1" vm create web1 --kernel "$K" --memory 256M --cpus 2 \
-	--cmdline "console=ttyS0 quiet" --disk "$K,ro" --nic tap-web1,mac=00:15:5d:00:00:01
+	--cmdline "console=ttyS0 quiet" --disk "$K,ro" "${NIC_OPT[@]}"
 check "config file written" test -s "$STATE/vms/web1.json"
 expect_rc 5 "create duplicate name refused" vm create web1 --kernel "$K"
 expect_rc 2 "create with path-traversal name refused" vm create ../../etc/x --kernel "$K"

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+/*
+ * openhvd device back-ends for a worker: the service opens every disk image
+ * and TAP interface a VM is configured with and hands the descriptors to the
+ * sandboxed worker, which can open nothing itself. Each failure is one line
+ * for people naming the disk or NIC and how to fix it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include "openhv/disk.h"
+#include "daemon/devices.h"
+
+static void set_label(char *label, size_t len, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	/* Keep the end (the extension tells formats apart) when the name is too long. */
+	if (n >= len) {
+		base += n - (len - 1);
+		n = len - 1;
+	}
+	memcpy(label, base, n);
+	label[n] = '\0';
+}
+
+int dev_open_disk(const struct api_disk *d, unsigned int idx, struct ctl_disk_wire *w,
+		  struct api_error *e)
+{
+	struct disk_diag diag = { 0 };
+	struct disk_info info;
+	struct disk *dk = NULL;
+	char proc[64];
+	struct stat st;
+	int fd, r;
+
+	memset(w, 0, sizeof(*w));
+	fd = open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -EACCES || r == -EROFS)
+			api_fail(e, API_E_BAD_REQUEST, "cannot open disks[%u] '%s' %s: %s; fix the "
+				 "file's permissions or mark the disk readonly", idx, d->path,
+				 d->readonly ? "read-only" : "read-write", strerror(-r));
+		else
+			api_fail(e, API_E_BAD_REQUEST, "cannot open disks[%u] '%s': %s; fix the path "
+				 "with 'openhv vm edit'", idx, d->path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+		close(fd);
+		return api_fail(e, API_E_BAD_REQUEST, "disks[%u] '%s' is not a regular file or "
+				"block device", idx, d->path);
+	}
+	/*
+	 * Look at the very file we pass (through our own descriptor, so a file
+	 * swapped under the path cannot slip past): the worker cannot open a
+	 * differencing image's parents, so those are refused here.
+	 */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	r = disk_open(proc, DISK_OPEN_INSPECT | DISK_OPEN_NO_PARENT, &diag, &dk);
+	if (r) {
+		close(fd);
+		return api_fail(e, API_E_BAD_REQUEST, "disks[%u] '%s' is not a usable disk image: "
+				"%s", idx, d->path, diag.msg[0] ? diag.msg : strerror(-r));
+	}
+	disk_get_info(dk, &info);
+	(void)disk_close(dk);
+	if (info.type == DISK_TYPE_DIFF) {
+		close(fd);
+		return api_fail(e, API_E_UNSUPPORTED, "disks[%u] '%s' is a differencing %s image; "
+				"openhvd cannot hand its parent chain to the worker yet: merge it "
+				"('openhv disk merge') or convert it to a standalone image", idx,
+				d->path, disk_format_name(info.format));
+	}
+	set_label(w->label, sizeof(w->label), d->path);
+	w->flags = d->readonly ? CTL_DISK_F_RDONLY : 0;
+	return fd;
+}
+
+int dev_open_tap(const struct api_nic *n, unsigned int idx, struct ctl_nic_wire *w,
+		 struct api_error *e)
+{
+	struct ifreq ifr;
+	size_t len = strlen(n->tap);
+	int fd, r;
+
+	memset(w, 0, sizeof(*w));
+	if (!len || len >= IFNAMSIZ || len >= sizeof(w->ifname))
+		return api_fail(e, API_E_BAD_REQUEST, "nics[%u].tap '%s' is not a valid interface "
+				"name", idx, n->tap);
+	if (!if_nametoindex(n->tap))
+		return api_fail(e, API_E_BAD_REQUEST, "nics[%u]: TAP device '%s' does not exist; "
+				"create it with 'ip tuntap add dev %s mode tap'", idx, n->tap,
+				n->tap);
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		api_fail(e, API_E_INTERNAL, "nics[%u]: cannot open /dev/net/tun for TAP '%s': %s "
+			 "(load the tun module)", idx, n->tap, strerror(-r));
+		return r;
+	}
+	/* The same attachment netvsp's own TAP back-end makes (vsp/netvsp/tap.c). */
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, n->tap, len);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		r = -errno;
+		close(fd);
+		if (r == -EPERM)
+			api_fail(e, API_E_BAD_REQUEST, "nics[%u]: openhvd may not attach to TAP '%s'; "
+				 "create it with 'ip tuntap add dev %s mode tap user USER' for "
+				 "openhvd's user", idx, n->tap, n->tap);
+		else if (r == -EBUSY)
+			api_fail(e, API_E_CONFLICT, "nics[%u]: TAP '%s' is in use by another "
+				 "process (another VM?)", idx, n->tap);
+		else
+			api_fail(e, API_E_BAD_REQUEST, "nics[%u]: '%s' is not a TAP device openhvd can "
+				 "attach to: %s", idx, n->tap, strerror(-r));
+		return r;
+	}
+	memcpy(w->ifname, n->tap, len);
+	memcpy(w->mac, n->mac, sizeof(w->mac));
+	w->has_mac = n->has_mac ? 1 : 0;
+	return fd;
+}

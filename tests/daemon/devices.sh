@@ -1,0 +1,108 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Disks and NICs through openhvd: the service opens each image and TAP and
+# passes the descriptors to the sealed worker (idle test engine, which lists
+# what it received and can write a marker into each writable disk).
+. "$(dirname "$0")/lib.sh"
+
+start_daemon
+K=$(make_fake_kernel)
+LOG="$STATE/logs"
+
+# wait_log NAME PATTERN [SECONDS]
+wait_log() {
+	local i=0
+	while [ $i -lt $(( ${3:-5} * 20 )) ]; do
+		grep -q "$2" "$LOG/$1.console.log" 2>/dev/null && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# console_send NAME TEXT: one line of console input.
+console_send() {
+	( sleep 0.5; printf '%s\n' "$2"; sleep 1 ) | timeout 5 "$OPENHV" vm console "$1" >/dev/null 2>&1
+}
+
+RAW="$T_DIR/data.img"
+truncate -s 8M "$RAW"
+VHDX="$T_DIR/data.vhdx"
+"$OPENHV" disk create "$VHDX" --size 64M >/dev/null
+ISO_LIKE="$T_DIR/ro.img"
+truncate -s 1M "$ISO_LIKE"
+chmod 0444 "$ISO_LIKE"
+
+# 1. Disks arrive in config order with the right size and access mode.
+expect_rc 0 "create d1 with three disks" vm create d1 --kernel "$K" --memory 64M \
+	--disk "$RAW" --disk "$VHDX" --disk "$ISO_LIKE,ro"
+expect_rc 0 "start d1" vm start d1
+check "d1 running" wait_state d1 running 5
+check "disk0 is the raw image, read-write, 8 MiB" wait_log d1 "disk0 data.img 8388608 bytes rw"
+check "disk1 is the VHDX, read-write" wait_log d1 "disk1 data.vhdx [0-9]* bytes rw"
+check "disk2 is read-only" wait_log d1 "disk2 ro.img 1048576 bytes ro"
+check "worker still sealed with disks" grep -q seccomp <<<"$(vm show d1)"
+console_send d1 diskwrite
+check "diskwrite done on disk0" wait_log d1 "diskwrite disk0 ok"
+check "diskwrite skipped the read-only disk" wait_log d1 "diskwrite disk2 skipped"
+check "the sandboxed write landed in the host image" \
+	grep -q "openhv-idle-diskwrite d1" <(dd if="$RAW" bs=512 skip=1 count=1 2>/dev/null)
+check "the worker holds the image descriptors it was passed" \
+	grep -q "data.vhdx" <(ls -l /proc/"$(vm_pid d1)"/fd 2>/dev/null)
+expect_rc 0 "stop d1" vm stop d1
+check "d1 off" wait_state d1 off 5
+
+# 2. Refusals are one clear line and leave the VM off.
+expect_rc 0 "create d2 with a missing disk" vm create d2 --kernel "$K" --memory 64M \
+	--disk "$T_DIR/nosuch.img"
+expect_rc 2 "start with a missing disk refused" vm start d2
+check "the error names the disk and the fix" grep -q "disks\[0\].*nosuch.img.*openhv vm edit" \
+	"$T_DIR/err"
+check "d2 stays off" test "$(vm_state d2)" = off
+"$OPENHV" disk create --parent "$VHDX" "$T_DIR/child.vhdx" >/dev/null 2>&1
+if [ -f "$T_DIR/child.vhdx" ]; then
+	expect_rc 0 "edit d2 to a differencing disk" vm edit d2 --disk "$T_DIR/child.vhdx"
+	vm start d2 >"$T_DIR/out" 2>"$T_DIR/err"
+	check "differencing disk refused with a reason" grep -q "differencing.*merge" "$T_DIR/err"
+	check "d2 still off" test "$(vm_state d2)" = off
+else
+	not_ok "cannot create a differencing VHDX for the test"
+fi
+echo "not a disk image header" >"$T_DIR/junk.vhdx"
+head -c 4096 /dev/zero >>"$T_DIR/junk.vhdx"
+printf 'vhdxfile' | dd of="$T_DIR/junk.vhdx" conv=notrunc 2>/dev/null
+expect_rc 0 "edit d2 to a damaged VHDX" vm edit d2 --disk "$T_DIR/junk.vhdx"
+vm start d2 >"$T_DIR/out" 2>"$T_DIR/err"
+check "damaged image refused, naming the disk" grep -q "disks\[0\].*junk.vhdx" "$T_DIR/err"
+check "d2 off after the refusals" test "$(vm_state d2)" = off
+
+# 3. TAPs (root with /dev/net/tun only).
+TAP0=ohvd$$a
+TAP1=ohvd$$b
+if make_tap "$TAP0" && make_tap "$TAP1"; then
+	expect_rc 0 "create n1 with two NICs" vm create n1 --kernel "$K" --memory 64M \
+		--nic "$TAP0,mac=00:15:5d:12:34:56" --nic "$TAP1"
+	expect_rc 0 "start n1" vm start n1
+	check "nic0 arrives with its MAC" wait_log n1 "nic0 tap=$TAP0 mac=00:15:5d:12:34:56"
+	check "nic1 arrives" wait_log n1 "nic1 tap=$TAP1"
+	check "the worker holds the TAPs (/dev/net/tun)" \
+		grep -q "tun" <(ls -l /proc/"$(vm_pid n1)"/fd 2>/dev/null)
+	expect_rc 0 "create n2 on the same TAP" vm create n2 --kernel "$K" --memory 64M \
+		--nic "$TAP0"
+	expect_rc 5 "a TAP in use by another VM is refused" vm start n2
+	check "the error says the TAP is in use" grep -q "in use" "$T_DIR/err"
+	expect_rc 0 "stop n1" vm stop n1
+	check "n1 off" wait_state n1 off 5
+	expect_rc 0 "n2 starts once the TAP is free" vm start n2
+	check "n2 running" wait_state n2 running 5
+	expect_rc 0 "stop n2" vm stop n2
+else
+	diag "cannot create TAPs here (needs root and /dev/net/tun)"
+	ok "# SKIP TAP passing (no TAP creation on this machine)"
+fi
+expect_rc 0 "create n3 on a missing TAP" vm create n3 --kernel "$K" --memory 64M --nic nosuchtap0
+expect_rc 2 "start with a missing TAP refused" vm start n3
+check "the error says how to create it" grep -q "ip tuntap add dev nosuchtap0" "$T_DIR/err"
+
+check "openhvd still answers" "$OPENHV" vm list
+finish
