@@ -156,12 +156,81 @@ static void test_ctl_codec(void)
 	T_EXPECT_EQ(ctl_decode(pkt, 3, &m), -EBADMSG);
 }
 
+/* SETUP with disks and NICs: the details must match the descriptors and be well formed. */
+static void test_ctl_setup_devices(void)
+{
+	uint8_t pkt[CTL_MAX_PACKET];
+	static struct ctl_msg m;
+	static struct ctl_setup_wire s, bad;
+	char cmdline[2048];
+	int n;
+
+	memset(&s, 0, sizeof(s));
+	s.mem_bytes = 64ULL << 20;
+	s.cpus = 1;
+	strcpy(s.name, "vm1");
+	s.n_fds = 4;
+	s.fd_roles[0] = CTL_FD_KERNEL;
+	s.fd_roles[1] = CTL_FD_DISK;
+	s.fd_roles[2] = CTL_FD_DISK;
+	s.fd_roles[3] = CTL_FD_TAP;
+	s.n_disks = 2;
+	s.n_nics = 1;
+	strcpy(s.disks[0].label, "root.vhdx");
+	strcpy(s.disks[1].label, "cd.iso");
+	s.disks[1].flags = CTL_DISK_F_RDONLY | CTL_DISK_F_DVD;
+	strcpy(s.nics[0].ifname, "tap0");
+	s.nics[0].has_mac = 1;
+	s.nics[0].mac[0] = 0x00;
+	s.nics[0].mac[5] = 0x42;
+	memset(cmdline, 'c', sizeof(cmdline) - 1);   /* the longest command line still fits */
+	n = ctl_encode(CTL_SETUP, &s, sizeof(s), cmdline, sizeof(cmdline) - 1, pkt, sizeof(pkt));
+	T_ASSERT(n > 0);
+	T_ASSERT_EQ(ctl_decode(pkt, (size_t)n, &m), 0);
+	T_EXPECT_EQ(m.u.setup.n_disks, 2);
+	T_EXPECT_STREQ(m.u.setup.disks[1].label, "cd.iso");
+	T_EXPECT_EQ(m.u.setup.disks[1].flags, CTL_DISK_F_RDONLY | CTL_DISK_F_DVD);
+	T_EXPECT_STREQ(m.u.setup.nics[0].ifname, "tap0");
+	T_EXPECT_EQ(m.u.setup.nics[0].mac[5], 0x42);
+	T_EXPECT_EQ(m.text_len, sizeof(cmdline) - 1);
+
+#define EXPECT_REFUSED(mutate) do {							\
+		bad = s;								\
+		mutate;									\
+		n = ctl_encode(CTL_SETUP, &bad, sizeof(bad), "x", 1, pkt, sizeof(pkt));	\
+		T_EXPECT_EQ(ctl_decode(pkt, (size_t)n, &m), -EBADMSG);			\
+	} while (0)
+	EXPECT_REFUSED(bad.n_disks = 3);                    /* more details than descriptors */
+	EXPECT_REFUSED(bad.n_disks = 1);                    /* fewer */
+	EXPECT_REFUSED(bad.n_nics = 0);
+	EXPECT_REFUSED(bad.fd_roles[3] = CTL_FD_TAP + 1);   /* unknown role */
+	EXPECT_REFUSED(memset(bad.disks[0].label, 'a', CTL_LABEL_MAX));   /* unterminated */
+	EXPECT_REFUSED(bad.disks[0].flags = 1u << 7);       /* unknown flag */
+	EXPECT_REFUSED(bad.disks[0].flags = CTL_DISK_F_DVD);   /* a writable DVD */
+	EXPECT_REFUSED(bad.disks[0].reserved = 1);
+	EXPECT_REFUSED(memset(bad.nics[0].ifname, 't', CTL_IFNAME_MAX));
+	EXPECT_REFUSED(bad.nics[0].ifname[0] = '\0');      /* empty interface name */
+	EXPECT_REFUSED(bad.nics[0].has_mac = 2);
+	EXPECT_REFUSED((bad.n_fds = CTL_MAX_FDS, bad.n_disks = CTL_MAX_FDS - 2));
+#undef EXPECT_REFUSED
+	/* 17 disk roles: more than CTL_MAX_DISKS even with matching counts. */
+	bad = s;
+	bad.n_fds = CTL_MAX_DISKS + 1;
+	for (unsigned int i = 0; i < bad.n_fds; i++)
+		bad.fd_roles[i] = CTL_FD_DISK;
+	bad.n_disks = CTL_MAX_DISKS + 1;
+	bad.n_nics = 0;
+	n = ctl_encode(CTL_SETUP, &bad, sizeof(bad), "x", 1, pkt, sizeof(pkt));
+	T_EXPECT_EQ(ctl_decode(pkt, (size_t)n, &m), -EBADMSG);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_allowed),
 	T_CASE(test_refused),
 	T_CASE(test_every_cell_is_defined),
 	T_CASE(test_names),
 	T_CASE(test_ctl_codec),
+	T_CASE(test_ctl_setup_devices),
 	{ 0 },
 };
 
