@@ -31,6 +31,12 @@ vmms=${OHV_BENCH_VMMS:-openhv openhv-csum openhv-nooffload qemu-virtio}
 for vmm in $vmms; do
 	for r in $(seq 1 "$runs"); do
 		log=$tmp/$vmm.$r.log
+		# a fresh iperf3 server per VM: a client that died cannot leave it busy
+		kill "$iperf" 2>/dev/null
+		wait "$iperf" 2>/dev/null
+		iperf3 -s -B 169.254.100.1 >"$tmp/iperf.log" 2>&1 &
+		iperf=$!
+		sleep 0.5
 		case $vmm in
 		openhv | openhv-csum | openhv-nooffload)
 			case $vmm in openhv) off=1 ;; openhv-csum) off=csum ;; *) off=0 ;; esac
@@ -56,7 +62,8 @@ for vmm in $vmms; do
 			sum_p99[$vmm]=$(awk -v a="${sum_p99[$vmm]:-0}" -v b="$p99" 'BEGIN { print a + b }')
 		else
 			printf "%-18s %3s %10s %10s %10s %10s\n" "$vmm" "$r" failed failed - -
-			grep -aE "ohv-|error|Error" "$log" | tail -n 5 | sed 's/^/#   /'
+			grep -aE "ohv-|error|Error|iperf3" "$log" | tail -n 8 | sed 's/^/#   /'
+			tail -n 5 "$tmp/iperf.log" | sed 's/^/#   host iperf3: /'
 		fi
 		grep -ao "ohv-bench-offload.*" "$log" | head -n 1 | sed "s/^/#   $vmm: /"
 	done
@@ -69,5 +76,6 @@ for vmm in openhv openhv-csum openhv-nooffload; do
 		-v p="${sum_p99[$vmm]}" -v qt="${sum_tx[$q]}" -v qr="${sum_rx[$q]}" \
 		-v qa="${sum_avg[$q]}" -v qp="${sum_p99[$q]}" 'BEGIN {
 		printf "ratio %s / qemu-virtio: g->h %.2fx  h->g %.2fx  ping avg %.2fx  p99 %.2fx\n",
-			n, qt > 0 ? t / qt : 0, qr > 0 ? r / qr : 0, qa > 0 ? a / qa : 0, qp > 0 ? p / qp : 0 }'
+			n, (qt > 0 ? t / qt : 0), (qr > 0 ? r / qr : 0), (qa > 0 ? a / qa : 0),
+			(qp > 0 ? p / qp : 0) }'
 done
