@@ -14,13 +14,58 @@
 #include "hv/hv_internal.h"
 
 /*
- * SPEC (reference §1.7): the hypercall page. Variant with an 8-bit port:
+ * SPEC (reference §1.7): the hypercall page. Ours is an I/O port write that
+ * the VMM intercepts. Without doorbells (8 bytes):
  *   endbr64; out HV_HYPERCALL_PORT, al; ret; int3
+ * With doorbells, a fast HvSignalEvent with flag 0 for a connection id in the
+ * doorbell range becomes a one-byte write to its own port, which KVM can
+ * complete in the kernel through an ioeventfd (RAX is already 0 = success);
+ * every other call, and any id outside the range, takes the general path:
+ *   endbr64
+ *   cmp rcx, HVCALL_SIGNAL_EVENT | FAST    ; nothing else goes fast
+ *   jne slow
+ *   lea rax, [rdx - conn_first]            ; flag/reserved bits make it huge
+ *   cmp rax, count
+ *   jae slow
+ *   lea edx, [rax + port_first]            ; RDX is an in/out register here
+ *   xor eax, eax
+ *   out dx, al
+ *   ret
+ * slow:
+ *   out HV_HYPERCALL_PORT, al; ret; int3
  * ENDBR64 is a NOP without CET and keeps IBT-enabled kernels happy.
  */
-static const uint8_t hv_hypercall_stub[HV_HYPERCALL_STUB_LEN] = {
-	0xf3, 0x0f, 0x1e, 0xfa, 0xe6, HV_HYPERCALL_PORT, 0xc3, 0xcc,
-};
+static size_t hv_build_stub(const struct hv_config *cfg, uint8_t *b)
+{
+	static const uint8_t endbr[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	static const uint8_t slow[] = { 0xe6, HV_HYPERCALL_PORT, 0xc3, 0xcc };
+	uint32_t call = (uint32_t)(HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT);
+	size_t n = 0;
+
+	memcpy(b + n, endbr, sizeof(endbr));
+	n += sizeof(endbr);
+	if (cfg->doorbell_count) {
+		uint8_t fast[] = {
+			0x48, 0x81, 0xf9, 0, 0, 0, 0,  /* cmp rcx, imm32 */
+			0x75, 0x19,                    /* jne slow */
+			0x48, 0x8d, 0x82, 0, 0, 0, 0,  /* lea rax, [rdx + disp32] */
+			0x48, 0x3d, 0, 0, 0, 0,        /* cmp rax, imm32 */
+			0x73, 0x0a,                    /* jae slow */
+			0x8d, 0x90, 0, 0, 0, 0,        /* lea edx, [rax + disp32] */
+			0x31, 0xc0,                    /* xor eax, eax */
+			0xee,                          /* out dx, al */
+			0xc3,                          /* ret */
+		};
+		put_le32(fast + 3, call);
+		put_le32(fast + 12, (uint32_t)-(int32_t)cfg->doorbell_conn_first);
+		put_le32(fast + 18, cfg->doorbell_count);
+		put_le32(fast + 26, cfg->doorbell_port_first);
+		memcpy(b + n, fast, sizeof(fast));
+		n += sizeof(fast);
+	}
+	memcpy(b + n, slow, sizeof(slow));
+	return n + sizeof(slow);
+}
 
 static const uint32_t hv_msrs[] = {
 	HV_X64_MSR_GUEST_OS_ID,   HV_X64_MSR_HYPERCALL,     HV_X64_MSR_VP_INDEX,
@@ -138,6 +183,14 @@ int hv_new(const struct gm *gm, const struct hv_config *cfg, const struct hv_hos
 	if (!gm || !cfg || !ops || !ops->inject_irq || !ops->read_tsc || !cfg->vp_count ||
 	    cfg->vp_count > HV_MAX_VPS || !cfg->tsc_hz)
 		return -EINVAL;
+	/* Doorbells: ids and ports must not wrap, nor cover the hypercall port. */
+	if (cfg->doorbell_count &&
+	    (cfg->doorbell_conn_first > INT32_MAX || cfg->doorbell_count > INT32_MAX ||
+	     cfg->doorbell_conn_first + cfg->doorbell_count - 1 > HV_CONNECTION_ID_MASK ||
+	     (uint32_t)cfg->doorbell_port_first + cfg->doorbell_count > 0x10000u ||
+	     (HV_HYPERCALL_PORT >= cfg->doorbell_port_first &&
+	      HV_HYPERCALL_PORT < (uint32_t)cfg->doorbell_port_first + cfg->doorbell_count)))
+		return -EINVAL;
 	hv = calloc(1, sizeof(*hv));
 	if (!hv)
 		return -ENOMEM;
@@ -153,6 +206,7 @@ int hv_new(const struct gm *gm, const struct hv_config *cfg, const struct hv_hos
 	}
 	hv->gm = gm;
 	hv->cfg = *cfg;
+	hv->stub_len = hv_build_stub(cfg, hv->stub);
 	if (!hv->cfg.apic_hz)
 		hv->cfg.apic_hz = 1000000000ull; /* KVM's emulated APIC bus: 1 ns per cycle */
 	hv->ops = ops;
@@ -380,8 +434,7 @@ int hv_msr_write(struct hv *hv, uint32_t vp_index, uint32_t msr, uint64_t val)
 			val &= ~HV_MSR_PAGE_ENABLE;
 		if (val & HV_MSR_PAGE_ENABLE) {
 			/* Written before the WRMSR returns: the guest calls it right away. */
-			r = gm_write(hv->gm, page_gpa(val), hv_hypercall_stub,
-				     sizeof(hv_hypercall_stub));
+			r = gm_write(hv->gm, page_gpa(val), hv->stub, hv->stub_len);
 			if (r)
 				break;
 		}
@@ -572,6 +625,15 @@ static uint16_t hv_call_signal_event(struct hv *hv, uint32_t vp, bool fast, uint
 		return HV_STATUS_INVALID_CONNECTION_ID;
 	fn = (hv_signal_event_fn)port->fn;
 	return fn(port->opaque, vp, in.connection_id, in.flag_number);
+}
+
+uint64_t hv_doorbell(struct hv *hv, uint32_t vp_index, uint16_t port)
+{
+	uint32_t i = (uint16_t)(port - hv->cfg.doorbell_port_first);
+
+	if (vp_index >= hv->cfg.vp_count || i >= hv->cfg.doorbell_count)
+		return HV_STATUS_INVALID_PARAMETER;
+	return hv_call_signal_event(hv, vp_index, true, hv->cfg.doorbell_conn_first + i);
 }
 
 uint64_t hv_hypercall(struct hv *hv, uint32_t vp_index, uint64_t rcx, uint64_t rdx, uint64_t r8)

@@ -48,8 +48,8 @@
  * platform must not decode it for anything else.
  */
 #define HV_HYPERCALL_PORT 0xE8u
-/* Bytes of the stub written at the start of the hypercall page. */
-#define HV_HYPERCALL_STUB_LEN 8u
+/* Bytes of the stub written at the start of the hypercall page (at most). */
+#define HV_HYPERCALL_STUB_MAX 64u
 
 #define HV_MAX_VPS 256u
 /* Queued messages per (VP, SINT) beyond the one in the slot. */
@@ -91,6 +91,17 @@ struct hv_config {
 	uint64_t apic_hz;         /* LAPIC timer frequency; 0 = KVM's 1 GHz default */
 	bool reference_tsc_page;  /* advertise the TSC page (option B); default option A */
 	bool crash_msrs;          /* advertise the crash MSRs (recommended: true) */
+	/*
+	 * Doorbells (optional, doorbell_count 0 = off): a fast HvSignalEvent for
+	 * connection id doorbell_conn_first + i (flag 0) is done by the
+	 * hypercall page itself as a one-byte write to I/O port
+	 * doorbell_port_first + i, with the status (success) already in RAX. The
+	 * host turns those writes into ioeventfds, so a guest signal does not
+	 * leave the kernel; a write that still exits goes to hv_doorbell().
+	 */
+	uint32_t doorbell_conn_first;
+	uint32_t doorbell_count;
+	uint16_t doorbell_port_first;
 };
 
 /* One CPUID leaf as the guest sees it (no <linux/kvm.h> here). */
@@ -163,6 +174,13 @@ int hv_msr_write(struct hv *hv, uint32_t vp_index, uint32_t msr, uint64_t value)
  * INVALID_CONNECTION_ID.
  */
 uint64_t hv_hypercall(struct hv *hv, uint32_t vp_index, uint64_t rcx, uint64_t rdx, uint64_t r8);
+
+/*
+ * A doorbell write that reached userspace (no ioeventfd for that port yet, or
+ * none at all): perform the fast HvSignalEvent it stands for. Returns the
+ * hypercall status to put in RAX (the stub's next instruction is RET).
+ */
+uint64_t hv_doorbell(struct hv *hv, uint32_t vp_index, uint16_t port);
 
 /* Register a guest->host port: [first_id, first_id + count) for messages or
  * events. -EEXIST on overlap, -ENOSPC when the table is full. Call before the

@@ -45,6 +45,8 @@ struct hv {
 	uint64_t tsc_scale;
 	int64_t tsc_offset;
 	struct hv_cpuid_entry cpuid[HV_CPUID_ENTRIES];
+	uint8_t stub[HV_HYPERCALL_STUB_MAX]; /* hypercall page contents, built by hv_new */
+	size_t stub_len;
 	struct hv_port ports[HV_MAX_PORTS]; /* read-only once the VM runs */
 	unsigned int n_ports;
 

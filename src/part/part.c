@@ -443,6 +443,16 @@ int part_send_vector(struct part *p, unsigned int vp_index, uint8_t vector)
 	return ioctl(p->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }
 
+int part_doorbell(struct part *p, uint16_t port, int fd, bool assign)
+{
+	/* One registration per port and width: the stub writes one byte. */
+	struct kvm_ioeventfd io = { .addr = port, .len = 1, .fd = fd,
+				    .flags = KVM_IOEVENTFD_FLAG_PIO |
+					     (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN) };
+
+	return ioctl(p->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
 unsigned int part_vp_index(const struct vp *vp)
 {
 	return vp->index;
@@ -515,6 +525,11 @@ static void exit_io(struct vp *vp)
 
 	if (p->hooks && p->hooks->pio_hook && is_write && run->io.port == p->hooks->hook_port) {
 		p->hooks->pio_hook(p->hooks->opaque, vp);
+		return;
+	}
+	if (p->hooks && p->hooks->doorbell_hook && is_write &&
+	    (uint16_t)(run->io.port - p->hooks->doorbell_first) < p->hooks->doorbell_count) {
+		p->hooks->doorbell_hook(p->hooks->opaque, vp, run->io.port);
 		return;
 	}
 	for (uint32_t i = 0; i < run->io.count; i++, data += size) {

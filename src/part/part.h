@@ -44,7 +44,9 @@ struct cpuid_leaf {
  * Optional per-partition hooks for enlightenments. All run on VP threads.
  * msr_read/msr_write return 0 or a negative value meaning "inject #GP".
  * pio_hook is called for writes to hook_port with the VP (so it can read and
- * change registers through part_vp_get_regs/part_vp_set_rax).
+ * change registers through part_vp_get_regs/part_vp_set_regs).
+ * doorbell_hook is called for writes to ports [doorbell_first, doorbell_first
+ * + doorbell_count) that no ioeventfd (part_doorbell) consumed in the kernel.
  */
 struct part_hooks {
 	void *opaque;
@@ -56,6 +58,9 @@ struct part_hooks {
 	int (*msr_write)(void *opaque, unsigned int vp_index, uint32_t msr, uint64_t val);
 	uint16_t hook_port;
 	void (*pio_hook)(void *opaque, struct vp *vp);
+	uint16_t doorbell_first;
+	uint16_t doorbell_count;  /* 0 = none */
+	void (*doorbell_hook)(void *opaque, struct vp *vp, uint16_t port);
 };
 
 struct part_config {
@@ -77,6 +82,13 @@ int part_set_boot_regs(struct part *p, const struct boot_regs *regs);
 void part_irq_line(void *part, unsigned int gsi, int level);
 /* Send a fixed interrupt with vector to the LAPIC of VP vp_index (MSI message). */
 int part_send_vector(struct part *p, unsigned int vp_index, uint8_t vector);
+
+/*
+ * Doorbell: a one-byte guest write to I/O port `port` signals eventfd
+ * `fd` inside KVM, without leaving the kernel (KVM_IOEVENTFD). assign=false
+ * removes it again. Any thread.
+ */
+int part_doorbell(struct part *p, uint16_t port, int fd, bool assign);
 
 int part_start(struct part *p);
 /* End the run with this reason (first reason wins); safe from VP threads and device callbacks. */

@@ -58,6 +58,12 @@ struct vmbus_host_ops {
 	/* Optional: the guest produced work; run vmbus_server_process() soon.
 	 * Called from vCPU threads without any vmbus lock held. */
 	void (*wake)(void *opaque);
+	/* Optional: a channel with this HvSignalEvent connection id was opened
+	 * (on = true) or closed (on = false) by the guest, so the integrator can
+	 * route that id's signals straight to the event loop (a doorbell that
+	 * ends in vmbus_server_signal_event()). Called on the event-loop thread
+	 * (or from vmbus_server_free/device removal) with the server lock held. */
+	void (*doorbell)(void *opaque, uint32_t connection_id, bool on);
 };
 
 struct vmbus_server_config {

@@ -345,6 +345,8 @@ static void chan_close(struct vmbus_chan *chan)
 	if (!chan->open)
 		return;
 	chan->open = false;
+	if (srv->ops->doorbell)
+		srv->ops->doorbell(srv->opaque, chan->conn_id, false);
 	if (chan->dev && chan->dev->cls->close)
 		chan->dev->cls->close(chan);
 	vmbus_ring_destroy(&chan->in);
@@ -556,6 +558,8 @@ static void on_open_channel(struct vmbus_server *srv, const uint8_t *msg, uint32
 		send_open_result(srv, m.child_relid, m.openid, VMBUS_STATUS_FAIL);
 		return;
 	}
+	if (srv->ops->doorbell)
+		srv->ops->doorbell(srv->opaque, chan->conn_id, true);
 	send_open_result(srv, m.child_relid, m.openid, 0);
 	if (chan->dev->cls->start)
 		chan->dev->cls->start(chan);

@@ -8,6 +8,7 @@
 #include "vmm/hyperv.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "vmbus/vmbus.h"
 
 #define TICK_MS 250
+/*
+ * Doorbell ports: channel connection id BASE + relid signals with a one-byte
+ * write to DOORBELL_PORT_FIRST + relid - 1 (see hv.h). The platform decodes
+ * nothing in 0x4000-0x47FF, and there are no PCI I/O BARs.
+ */
+#define DOORBELL_CONN_FIRST (VMBUS_CHAN_CONNECTION_ID_BASE + 1)
+#define DOORBELL_COUNT (VMBUS_MAX_RELIDS - 1)
+#define DOORBELL_PORT_FIRST 0x4000u
+/* epoll data: fds are small non-negative ints; doorbells carry this tag. */
+#define EV_BELL (1ull << 32)
 /* Windows FILETIME epoch (1601-01-01) to Unix epoch, in 100 ns units. */
 #define FILETIME_UNIX_OFFSET 116444736000000000ULL
 
@@ -36,6 +48,12 @@ struct vm_hyperv {
 	vm_hyperv_crash_fn crash;
 	void *crash_opaque;
 	int wake_fd, timer_fd, epoll_fd, stop_fd;
+	bool doorbells;               /* fast guest signals (off: OPENHV_NO_DOORBELLS=1) */
+	int *bell_fd;                 /* [DOORBELL_COUNT]: eventfd per open channel, or -1 */
+	uint64_t bells_fast_fail;     /* doorbells KVM would not take (the exit path serves) */
+	uint64_t bells_kernel;        /* guest signals KVM delivered through a doorbell eventfd */
+	uint64_t bells_exit;          /* doorbell writes that exited to us (atomic) */
+	uint64_t hypercalls;          /* general hypercalls (atomic) */
 	pthread_t loop;
 	bool loop_running;
 };
@@ -103,11 +121,51 @@ static void vbh_wake(void *opaque)
 	}
 }
 
+/*
+ * An open channel gets an eventfd that KVM signals when the guest rings the
+ * channel's doorbell port, so a guest->host signal costs no exit to us. If
+ * KVM refuses, the port still exits and hook_doorbell() does the same work.
+ */
+static void vbh_doorbell(void *opaque, uint32_t conn_id, bool on)
+{
+	struct vm_hyperv *h = opaque;
+	uint32_t i = conn_id - DOORBELL_CONN_FIRST;
+	uint16_t port = (uint16_t)(DOORBELL_PORT_FIRST + i);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_BELL | conn_id };
+	int fd;
+
+	if (!h->doorbells || i >= DOORBELL_COUNT || !h->bell_fd || !h->part || h->epoll_fd < 0)
+		return;
+	fd = h->bell_fd[i];
+	if (on && fd < 0) {
+		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fd < 0 || part_doorbell(h->part, port, fd, true)) {
+			if (fd >= 0)
+				close(fd);
+			h->bells_fast_fail++;
+			return;
+		}
+		if (epoll_ctl(h->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			part_doorbell(h->part, port, fd, false);
+			close(fd);
+			h->bells_fast_fail++;
+			return;
+		}
+		h->bell_fd[i] = fd;
+	} else if (!on && fd >= 0) {
+		epoll_ctl(h->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+		part_doorbell(h->part, port, fd, false);
+		close(fd);
+		h->bell_fd[i] = -1;
+	}
+}
+
 static const struct vmbus_host_ops vmbus_ops = {
 	.post_msg = vbh_post_msg,
 	.signal_event = vbh_signal_event,
 	.flush_msgs = vbh_flush_msgs,
 	.wake = vbh_wake,
+	.doorbell = vbh_doorbell,
 };
 
 /* hv port handlers -> VMBus server */
@@ -203,8 +261,22 @@ static void hook_hypercall(void *opaque, struct vp *vp)
 
 	if (part_vp_get_regs(vp, &r))
 		return;
+	__atomic_fetch_add(&h->hypercalls, 1, __ATOMIC_RELAXED);
 	/* RIP stays: KVM completes the OUT instruction when the VP runs again. */
 	r.rax = hv_hypercall(h->hv, part_vp_index(vp), r.rcx, r.rdx, r.r8);
+	part_vp_set_regs(vp, &r);
+}
+
+/* A doorbell write KVM did not consume (see vbh_doorbell). */
+static void hook_doorbell(void *opaque, struct vp *vp, uint16_t port)
+{
+	struct vm_hyperv *h = opaque;
+	struct vp_regs r;
+
+	if (part_vp_get_regs(vp, &r))
+		return;
+	__atomic_fetch_add(&h->bells_exit, 1, __ATOMIC_RELAXED);
+	r.rax = hv_doorbell(h->hv, part_vp_index(vp), port);
 	part_vp_set_regs(vp, &r);
 }
 
@@ -224,9 +296,18 @@ static void *event_loop(void *arg)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			uint64_t cnt;
-			int fd = ev[i].data.fd;
+			uint64_t cnt, tag = ev[i].data.u64;
+			int fd = (int)(uint32_t)tag;
 
+			if (tag & EV_BELL) {
+				uint32_t conn = (uint32_t)tag;
+
+				if (read(h->bell_fd[conn - DOORBELL_CONN_FIRST], &cnt, sizeof(cnt)) ==
+				    sizeof(cnt))
+					h->bells_kernel += cnt;
+				vmbus_server_signal_event(h->vmbus, 0, conn, 0);
+				continue;
+			}
 			if (fd == h->stop_fd)
 				return NULL;
 			if (read(fd, &cnt, sizeof(cnt)) < 0) {
@@ -264,6 +345,8 @@ int vm_hyperv_new(struct gm *gm, unsigned int n_vps, vm_hyperv_crash_fn crash, v
 	h->crash = crash;
 	h->crash_opaque = opaque;
 	h->wake_fd = h->timer_fd = h->epoll_fd = h->stop_fd = -1;
+	/* A knob for A/B measurements (bench/hyperv) and for ruling them out when debugging. */
+	h->doorbells = !getenv("OPENHV_NO_DOORBELLS");
 	r = hv_cpuid_for_config(&hcfg, h->cpuid);
 	if (r) {
 		free(h);
@@ -280,6 +363,9 @@ int vm_hyperv_new(struct gm *gm, unsigned int n_vps, vm_hyperv_crash_fn crash, v
 		.msr_write = hook_msr_write,
 		.hook_port = HV_HYPERCALL_PORT,
 		.pio_hook = hook_hypercall,
+		.doorbell_first = DOORBELL_PORT_FIRST,
+		.doorbell_count = DOORBELL_COUNT,
+		.doorbell_hook = hook_doorbell,
 	};
 	*ret = h;
 	return 0;
@@ -288,7 +374,10 @@ int vm_hyperv_new(struct gm *gm, unsigned int n_vps, vm_hyperv_crash_fn crash, v
 /* Create hv (with the partition's TSC frequency), the VMBus server and the ICs. */
 static int vm_hyperv_build(struct vm_hyperv *h, uint64_t tsc_hz)
 {
-	struct hv_config hcfg = { .vp_count = h->n_vps, .crash_msrs = true, .tsc_hz = tsc_hz };
+	struct hv_config hcfg = { .vp_count = h->n_vps, .crash_msrs = true, .tsc_hz = tsc_hz,
+				  .doorbell_conn_first = DOORBELL_CONN_FIRST,
+				  .doorbell_count = h->doorbells ? DOORBELL_COUNT : 0,
+				  .doorbell_port_first = DOORBELL_PORT_FIRST };
 	struct vmbus_server_config vcfg = { .vp_count = h->n_vps };
 	int r;
 
@@ -319,7 +408,7 @@ struct vmbus_server *vm_hyperv_vmbus(struct vm_hyperv *h)
 
 static int add_fd(int epfd, int fd)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)(uint32_t)fd };
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
@@ -334,6 +423,11 @@ int vm_hyperv_start(struct vm_hyperv *h, struct part *p)
 	if (!khz)
 		return -ENOTSUP; /* without the TSC frequency the guest's clock would be wrong */
 	h->part = p;
+	h->bell_fd = malloc(DOORBELL_COUNT * sizeof(*h->bell_fd));
+	if (!h->bell_fd)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < DOORBELL_COUNT; i++)
+		h->bell_fd[i] = -1;
 	r = vm_hyperv_build(h, khz * 1000);
 	if (r)
 		return r;
@@ -376,9 +470,20 @@ void vm_hyperv_free(struct vm_hyperv *h)
 	if (!h)
 		return;
 	vm_hyperv_stop(h);
+	if (h->vmbus)
+		log_debug("hyperv: guest signals: %" PRIu64 " by doorbell in KVM, %" PRIu64
+			  " by doorbell exit, %" PRIu64 " doorbells refused by KVM; %" PRIu64
+			  " other hypercalls",
+			  h->bells_kernel, h->bells_exit, h->bells_fast_fail, h->hypercalls);
 	ic_free(h->ic);
-	vmbus_server_free(h->vmbus);
+	vmbus_server_free(h->vmbus); /* closes its channels' doorbells */
 	hv_free(h->hv);
+	if (h->bell_fd) {
+		for (unsigned int i = 0; i < DOORBELL_COUNT; i++)
+			if (h->bell_fd[i] >= 0)
+				close(h->bell_fd[i]);
+		free(h->bell_fd);
+	}
 	if (h->wake_fd >= 0)
 		close(h->wake_fd);
 	if (h->stop_fd >= 0)

@@ -105,7 +105,7 @@ t_check "time sync: guest powers off cleanly (rc=$rc)" [ "$rc" -eq 0 ]
 # 4. KVP both ways: a host key reaches the guest's pool; guest-reported values reach the host.
 log=$tmp/kvp.log
 status=$tmp/kvp.json
-guest_run "$log" --memory 512M --status-file "$status" --kvp ohv_host_key=hello-from-host-42 \
+guest_run "$log" -v --memory 512M --status-file "$status" --kvp ohv_host_key=hello-from-host-42 \
 	--cmdline "console=ttyS0 panic=-1 ohv.script=hv-kvp ohv.kvpkey=ohv_host_key"
 t_check "KVP host->guest: pushed key and value are in the guest's pool" grep -q "ohv-kvp-host=ohv_host_key=hello-from-host-42" "$log"
 t_check "KVP: hv_utils negotiated the KVP service" grep -q "KVP IC version" "$log"
@@ -119,6 +119,12 @@ ok = (kv.get('FullyQualifiedDomainName', '').startswith('ohv-guest-kvp') and
 sys.exit(0 if ok else 1)"
 t_check "KVP: guest script passed (rc=$rc)" sh -c "[ $rc -eq 0 ] && grep -q 'ohv-result=pass' '$log'"
 [ "$rc" -eq 0 ] || tail -n 20 "$log" | t_diag
+# The same run's channel traffic went through doorbells that KVM completes itself.
+sig=$(grep -aoE 'signals: [0-9]+ by doorbell in KVM, [0-9]+ by doorbell exit' "$log" | head -n1)
+bells_kvm=$(awk '{print $2}' <<<"$sig")
+bells_exit=$(awk '{print $7}' <<<"$sig")
+t_check "VMBus guest signals reach the host through KVM doorbells (kvm=${bells_kvm:-?} exit=${bells_exit:-?})" \
+	sh -c "[ -n '$bells_kvm' ] && [ '$bells_kvm' -gt 0 ] && [ '$bells_exit' -le '$bells_kvm' ]"
 
 # 5. Guest panic is reported through the crash MSRs, with a non-zero exit.
 log=$tmp/crash.log

@@ -7,8 +7,12 @@
  * memory is a malloc'd buffer and the host ops record what they are asked.
  */
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
 
 #include "hv/hv.h"
 #include "t.h"
@@ -644,10 +648,127 @@ static void test_new_rejects_bad_config(void)
 	free(gm);
 }
 
+/*
+ * The doorbell stub is machine code the guest runs; run it here too. In user
+ * mode its OUT faults (no I/O privilege), so the SIGSEGV handler sees the
+ * registers at the OUT: which port (RDX) and status (RAX) the guest would
+ * hand to KVM, and which of the two OUT instructions it reached.
+ */
+static sigjmp_buf stub_jb;
+static uint64_t stub_rip, stub_rax, stub_rdx;
+
+static void stub_fault(int sig, siginfo_t *si, void *ctx)
+{
+	ucontext_t *uc = ctx;
+
+	(void)sig;
+	(void)si;
+	stub_rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+	stub_rax = (uint64_t)uc->uc_mcontext.gregs[REG_RAX];
+	stub_rdx = (uint64_t)uc->uc_mcontext.gregs[REG_RDX];
+	siglongjmp(stub_jb, 1);
+}
+
+/* Returns the offset of the faulting OUT in the stub. */
+static uint64_t run_stub(const uint8_t *code, uint64_t rcx, uint64_t rdx)
+{
+	if (!sigsetjmp(stub_jb, 1)) {
+		/* Step over the red zone; the OUT always faults, so no return path. */
+		__asm__ volatile("sub $128, %%rsp\n\tcall *%0\n\tadd $128, %%rsp"
+				 : : "r"(code), "c"(rcx), "d"(rdx)
+				 : "rax", "memory", "cc");
+		return ~0ull;
+	}
+	return stub_rip - (uint64_t)(uintptr_t)code;
+}
+
+static void test_doorbell_stub(void)
+{
+	struct hv_config cfg = { .vp_count = 2, .tsc_hz = 2000000000ull,
+				 .doorbell_conn_first = 17, .doorbell_count = 2047,
+				 .doorbell_port_first = 0x4000 };
+	const uint64_t fast = HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT;
+	struct sigaction sa = { .sa_sigaction = stub_fault, .sa_flags = SA_SIGINFO }, old;
+	struct env e;
+	uint8_t *code;
+	uint64_t at, slow_at;
+
+	env_init(&e, false);
+	hv_free(e.hv);
+	T_ASSERT_EQ(hv_new(e.gm, &cfg, &rec_ops, &e.rec, &e.hv), 0);
+	T_ASSERT_EQ(hv_register_event_port(e.hv, 17, 2047, rec_event, &e.rec), 0);
+	wrmsr(&e, 0, HV_X64_MSR_GUEST_OS_ID, LINUX_OS_ID);
+	wrmsr(&e, 0, HV_X64_MSR_HYPERCALL, 0x3000 | 1);
+	code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	if (code == MAP_FAILED) {
+		env_fini(&e);
+		T_SKIP("no executable mapping here");
+	}
+	memcpy(code, e.ram + 0x3000, 4096);
+	T_ASSERT_EQ(sigaction(SIGSEGV, &sa, &old), 0);
+
+	/* A general hypercall reaches the classic port write. */
+	slow_at = run_stub(code, HVCALL_POST_MESSAGE, 0x1000);
+	T_ASSERT(slow_at < 64);
+	T_EXPECT_EQ(code[slow_at], 0xe6);
+	T_EXPECT_EQ(code[slow_at + 1], HV_HYPERCALL_PORT);
+	T_EXPECT_EQ(code[slow_at + 2], 0xc3);
+
+	/* Fast signal, first and last ids: one-byte write to their port, RAX = 0. */
+	at = run_stub(code, fast, 17);
+	T_EXPECT_NE(at, slow_at);
+	T_EXPECT_EQ(code[at], 0xee);
+	T_EXPECT_EQ(code[at + 1], 0xc3);
+	T_EXPECT_EQ(stub_rdx & 0xffff, 0x4000);
+	T_EXPECT_EQ(stub_rax & 0xffffffff, 0);
+	T_EXPECT_EQ(run_stub(code, fast, 17 + 2046), at);
+	T_EXPECT_EQ(stub_rdx & 0xffff, 0x4000 + 2046);
+
+	/* Everything else takes the general path with its registers intact. */
+	T_EXPECT_EQ(run_stub(code, fast, 16), slow_at);
+	T_EXPECT_EQ(stub_rdx, 16);
+	T_EXPECT_EQ(run_stub(code, fast, 17 + 2047), slow_at);
+	T_EXPECT_EQ(run_stub(code, fast, 17 | (1ull << 32)), slow_at);   /* flag 1 */
+	T_EXPECT_EQ(run_stub(code, fast, 17 | (1ull << 48)), slow_at);   /* reserved */
+	T_EXPECT_EQ(run_stub(code, HVCALL_SIGNAL_EVENT, 17), slow_at);   /* memory input */
+	T_EXPECT_EQ(run_stub(code, fast | (1ull << 32), 17), slow_at);   /* rep count */
+	T_EXPECT_EQ(run_stub(code, ~0ull, 17), slow_at);
+	sigaction(SIGSEGV, &old, NULL);
+	munmap(code, 4096);
+
+	/* A doorbell write that exits does the same signal in userspace. */
+	T_EXPECT_EQ(hv_doorbell(e.hv, 1, 0x4000 + 5), HV_STATUS_SUCCESS);
+	T_EXPECT_EQ(e.rec.last_event_conn, 22);
+	T_EXPECT_EQ(e.rec.last_flag, 0);
+	T_EXPECT_EQ(hv_doorbell(e.hv, 1, 0x4000 + 2047), HV_STATUS_INVALID_PARAMETER);
+	T_EXPECT_EQ(hv_doorbell(e.hv, 1, 0x3fff), HV_STATUS_INVALID_PARAMETER);
+	T_EXPECT_EQ(hv_doorbell(e.hv, 2, 0x4000), HV_STATUS_INVALID_PARAMETER);
+	env_fini(&e);
+
+	/* Ranges that wrap or cover the hypercall port are refused. */
+	{
+		struct gm *gm = gm_new();
+		struct hv *hv = NULL;
+
+		T_ASSERT(gm);
+		cfg.doorbell_port_first = 0xff00;
+		T_EXPECT_EQ(hv_new(gm, &cfg, &rec_ops, NULL, &hv), -EINVAL);
+		cfg.doorbell_port_first = 0xE0;
+		T_EXPECT_EQ(hv_new(gm, &cfg, &rec_ops, NULL, &hv), -EINVAL);
+		cfg.doorbell_port_first = 0x4000;
+		cfg.doorbell_conn_first = HV_CONNECTION_ID_MASK;
+		T_EXPECT_EQ(hv_new(gm, &cfg, &rec_ops, NULL, &hv), -EINVAL);
+		T_EXPECT(hv == NULL);
+		free(gm);
+	}
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_cpuid_table),
 	T_CASE(test_msr_table),
 	T_CASE(test_hypercall_page),
+	T_CASE(test_doorbell_stub),
 	T_CASE(test_hypercall_validation),
 	T_CASE(test_synic_slot_busy_and_eom),
 	T_CASE(test_synic_mask_and_limits),
