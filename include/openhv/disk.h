@@ -74,6 +74,8 @@ struct disk_file {
 #define DISK_FILE_RDONLY 1u
 #define DISK_FILE_CREATE 2u   /* create, failing if the path exists */
 int disk_file_open(const char *path, unsigned flags, struct disk_file **ret) MUST_CHECK;
+/* A host file over a dup() of an already-open fd (the caller keeps its own). */
+int disk_file_fdopen(int fd, bool rdonly, struct disk_file **ret) MUST_CHECK;
 /* An in-memory file holding a copy of data (for fuzzers and tests). */
 int disk_file_mem(const void *data, size_t len, bool rdonly, struct disk_file **ret) MUST_CHECK;
 /* Borrow the current contents of an in-memory file. */
@@ -97,6 +99,20 @@ int disk_open(const char *path, unsigned flags, struct disk_diag *diag,
  */
 int disk_open_file(struct disk_file *f, const char *path, unsigned flags,
 		   struct disk_diag *diag, struct disk **ret) MUST_CHECK;
+/*
+ * Open path's image and its parent chain from already-open descriptors only,
+ * for a process that may not open files (the sandboxed worker). Each image of
+ * the chain, path included, must be in files[] under the exact path this
+ * library resolves for it: open the chain once with disk_open() where opening
+ * is allowed and take the names from disk_path()/disk_parent(). Parent
+ * identity is still checked. The fds are dup()ed; the caller keeps its own.
+ */
+struct disk_fd_entry {
+	const char *path;
+	int fd;
+};
+int disk_open_fds(const char *path, const struct disk_fd_entry *files, unsigned n_files,
+		  unsigned flags, struct disk_diag *diag, struct disk **ret) MUST_CHECK;
 /* Flushes (if writable), marks a VHDX log clean and frees; returns the first error. */
 int disk_close(struct disk *d);
 

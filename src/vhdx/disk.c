@@ -101,8 +101,26 @@ static bool locator_to_path(const char *loc, const char *dir, char *out, size_t 
 	       (int)len;
 }
 
+struct chain_ids {
+	dev_t dev[CHAIN_MAX + 1];
+	ino_t ino[CHAIN_MAX + 1];
+	int n;
+	/* disk_open_fds: the only files the chain may use (no path is opened). */
+	const struct disk_fd_entry *files;
+	unsigned n_files;
+};
+
+static const struct disk_fd_entry *fd_entry(const struct chain_ids *ids, const char *path)
+{
+	for (unsigned i = 0; i < ids->n_files; i++)
+		if (ids->files[i].path && !strcmp(ids->files[i].path, path))
+			return &ids->files[i];
+	return NULL;
+}
+
 /* Finds the file holding d's parent. */
-static int resolve_parent(struct disk *d, char *out, size_t len, struct disk_diag *diag)
+static int resolve_parent(struct disk *d, const struct chain_ids *ids, char *out, size_t len,
+			  struct disk_diag *diag)
 {
 	char dircopy[PATH_MAX], dir[PATH_MAX], tried[3 * 256] = "";
 	const char *hint;
@@ -112,7 +130,7 @@ static int resolve_parent(struct disk *d, char *out, size_t len, struct disk_dia
 	for (unsigned i = 0; (hint = d->drv->parent_hint(d, i)); i++) {
 		if (!locator_to_path(hint, dir, out, len))
 			continue;
-		if (access(out, F_OK) == 0)
+		if (ids->files ? fd_entry(ids, out) != NULL : access(out, F_OK) == 0)
 			return 0;
 		if (strlen(tried) + strlen(out) + 8 < sizeof(tried)) {
 			strcat(tried, tried[0] ? "', '" : "");
@@ -123,12 +141,6 @@ static int resolve_parent(struct disk *d, char *out, size_t len, struct disk_dia
 		 "back or recreate the child", d->path, tried[0] ? tried : "no locator");
 	return -ENOENT;
 }
-
-struct chain_ids {
-	dev_t dev[CHAIN_MAX + 1];
-	ino_t ino[CHAIN_MAX + 1];
-	int n;
-};
 
 static int disk_open_chain(const char *path, unsigned flags, struct chain_ids *ids,
 			   struct disk_diag *diag, struct disk **ret);
@@ -144,7 +156,7 @@ static int open_parent(struct disk *d, struct chain_ids *ids, struct disk_diag *
 			 CHAIN_MAX);
 		return -ELOOP;
 	}
-	r = resolve_parent(d, ppath, sizeof(ppath), diag);
+	r = resolve_parent(d, ids, ppath, sizeof(ppath), diag);
 	if (r < 0)
 		return r;
 	r = disk_open_chain(ppath, DISK_OPEN_RDONLY, ids, diag, &p);
@@ -212,7 +224,18 @@ static int disk_open_chain(const char *path, unsigned flags, struct chain_ids *i
 	bool ro = flags & (DISK_OPEN_RDONLY | DISK_OPEN_INSPECT);
 	int r;
 
-	r = disk_file_open(path, ro ? DISK_FILE_RDONLY : 0, &f);
+	if (ids->files) {
+		const struct disk_fd_entry *e = fd_entry(ids, path);
+
+		if (!e) {
+			diag_set(diag, 0, "'%s' was not among the files passed in; pass every image of "
+				 "the chain", path);
+			return -ENOENT;
+		}
+		r = disk_file_fdopen(e->fd, ro, &f);
+	} else {
+		r = disk_file_open(path, ro ? DISK_FILE_RDONLY : 0, &f);
+	}
 	if (r < 0) {
 		diag_set(diag, 0, "cannot open '%s': %s", path, strerror(-r));
 		return r;
@@ -258,6 +281,20 @@ int disk_open(const char *path, unsigned flags, struct disk_diag *diag, struct d
 
 	if (diag)
 		diag->msg[0] = 0;
+	return disk_open_chain(path, flags, &ids, diag, ret);
+}
+
+int disk_open_fds(const char *path, const struct disk_fd_entry *files, unsigned n_files,
+		  unsigned flags, struct disk_diag *diag, struct disk **ret)
+{
+	struct chain_ids ids = { .n = 0, .files = files, .n_files = n_files };
+
+	if (diag)
+		diag->msg[0] = 0;
+	if (!path || !files || !n_files) {
+		diag_set(diag, 0, "no image files were passed");
+		return -EINVAL;
+	}
 	return disk_open_chain(path, flags, &ids, diag, ret);
 }
 
@@ -757,7 +794,7 @@ int disk_merge(const char *child_path, struct disk_diag *diag)
 		r = -EINVAL;
 		goto out;
 	}
-	r = resolve_parent(c, ppath, sizeof(ppath), diag);
+	r = resolve_parent(c, &ids, ppath, sizeof(ppath), diag);
 	if (r < 0)
 		goto out;
 	r = disk_open_chain(ppath, 0, &ids, diag, &p);

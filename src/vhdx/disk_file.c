@@ -155,6 +155,27 @@ int disk_file_open(const char *path, unsigned flags, struct disk_file **ret)
 	return 0;
 }
 
+int disk_file_fdopen(int fd, bool rdonly, struct disk_file **ret)
+{
+	struct disk_file *f = calloc(1, sizeof(*f));
+	int own;
+
+	if (!f)
+		return -ENOMEM;
+	own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (own < 0) {
+		int r = -errno;
+
+		free(f);
+		return r;
+	}
+	f->ops = &host_file_ops;
+	f->fd = own;
+	f->rdonly = rdonly;
+	*ret = f;
+	return 0;
+}
+
 void disk_file_close(struct disk_file *f)
 {
 	if (f)

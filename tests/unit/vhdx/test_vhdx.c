@@ -7,6 +7,7 @@
  * diagnostic and leave the file untouched.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -284,6 +285,64 @@ static void test_parent_errors(void)
 	/* Inspect mode still shows the child. */
 	T_ASSERT_EQ(disk_open(b, DISK_OPEN_INSPECT, &diag, &d), 0);
 	T_ASSERT_EQ(disk_close(d), 0);
+}
+
+/* A chain opened only from descriptors (the sandboxed worker's way). */
+static void test_open_fds(void)
+{
+	char a[256], b[256], pa[256], pb[256];
+	struct disk_fd_entry files[2];
+	struct disk_diag diag = { 0 };
+	uint8_t sec[512], got[512];
+	struct disk *d, *chain;
+	int fa, fb;
+
+	snprintf(a, sizeof(a), "%s", tpath("fa.vhdx"));
+	snprintf(b, sizeof(b), "%s", tpath("fb.vhdx"));
+	xcreate(a, DISK_FMT_VHDX, DISK_TYPE_DYNAMIC, 4 * MiB, 0, 0, NULL);
+	memset(sec, 0x5a, sizeof(sec));
+	d = xopen(a, 0);
+	T_ASSERT_EQ(disk_write(d, 4096, sec, 512), 0);
+	T_ASSERT_EQ(disk_close(d), 0);
+	xcreate(b, DISK_FMT_VHDX, 0, 0, 0, 0, a);
+
+	/* The names the library resolves, from a normal open. */
+	chain = xopen(b, DISK_OPEN_RDONLY);
+	T_ASSERT(chain && disk_parent(chain));
+	snprintf(pb, sizeof(pb), "%s", disk_path(chain));
+	snprintf(pa, sizeof(pa), "%s", disk_path(disk_parent(chain)));
+	T_ASSERT_EQ(disk_close(chain), 0);
+	fb = open(pb, O_RDWR | O_CLOEXEC);
+	fa = open(pa, O_RDONLY | O_CLOEXEC);
+	T_ASSERT(fa >= 0 && fb >= 0);
+
+	/* The paths are gone; the descriptors are all the library gets. */
+	T_ASSERT_EQ(rename(a, tpath("fa-moved.vhdx")), 0);
+	T_ASSERT_EQ(rename(b, tpath("fb-moved.vhdx")), 0);
+	files[0] = (struct disk_fd_entry){ pb, fb };
+	files[1] = (struct disk_fd_entry){ pa, fa };
+	T_ASSERT_EQ(disk_open_fds(pb, files, 2, 0, &diag, &d), 0);
+	T_ASSERT_EQ(disk_read(d, 4096, got, 512), 0);
+	T_EXPECT_MEMEQ(got, sec, 512);            /* read through the parent */
+	memset(sec, 0xa5, sizeof(sec));
+	T_ASSERT_EQ(disk_write(d, 0, sec, 512), 0);
+	T_ASSERT_EQ(disk_close(d), 0);
+
+	/* Our fds stay ours; the write is in the child. */
+	T_ASSERT_EQ(disk_open_fds(pb, files, 2, DISK_OPEN_RDONLY, &diag, &d), 0);
+	T_ASSERT_EQ(disk_read(d, 0, got, 512), 0);
+	T_EXPECT_MEMEQ(got, sec, 512);
+	T_ASSERT_EQ(disk_close(d), 0);
+
+	/* A missing parent entry, or the wrong file as parent, is refused clearly. */
+	T_EXPECT_EQ(disk_open_fds(pb, files, 1, DISK_OPEN_RDONLY, &diag, &d), -ENOENT);
+	T_EXPECT(strstr(diag.msg, "fa.vhdx") != NULL);
+	files[1].fd = fb;
+	T_EXPECT(disk_open_fds(pb, files, 2, DISK_OPEN_RDONLY, &diag, &d) < 0);
+	T_EXPECT_EQ(disk_open_fds("/nowhere.vhdx", files, 2, DISK_OPEN_RDONLY, &diag, &d), -ENOENT);
+	T_EXPECT_EQ(disk_open_fds(pb, NULL, 0, DISK_OPEN_RDONLY, &diag, &d), -EINVAL);
+	close(fa);
+	close(fb);
 }
 
 static void test_discard(void)
@@ -777,6 +836,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_chain_vhdx),
 	T_CASE(test_chain_vhd),
 	T_CASE(test_parent_errors),
+	T_CASE(test_open_fds),
 	T_CASE(test_discard),
 	T_CASE(test_resize_compact),
 	T_CASE(test_dirty_replay),
