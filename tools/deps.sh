@@ -7,7 +7,7 @@ set -euo pipefail
 
 PKGS=(
 	# build
-	gcc clang meson ninja-build pkg-config libseccomp-dev liburing-dev libjson-c-dev
+	gcc clang meson ninja-build pkg-config libseccomp-dev liburing-dev libjson-c-dev libmnl-dev
 	# tests: the emulated host, guest material, image cross-checks, API tests
 	qemu-system-x86 qemu-utils busybox-static cpio kmod python3 curl ca-certificates genisoimage
 	iproute2 util-linux xz-utils
