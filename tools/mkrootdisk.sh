@@ -15,9 +15,11 @@
 #     fio) with every shared library they load. Packages missing on this
 #     machine are installed with apt-get first (host and guest are both
 #     Debian 12, so the host's binaries run in the guest).
-# Built once per input set and cached under ${OPENHV_CACHE:-~/.cache/openhv}/
-# rootdisk/ (key: kernel, busybox and package versions, size, and a hash of
-# tools/guest/, this script and tools/lib.sh); each call writes a fresh OUT.
+# The ext4 image is built once per input set and cached under
+# ${OPENHV_CACHE:-~/.cache/openhv}/rootdisk/ (key: kernel, busybox, libc and
+# package versions, size, a hash of this script and tools/lib.sh); each call
+# copies it, writes the current tools/guest/ files into the copy with debugfs
+# (seconds, works offline) and writes a fresh OUT.
 #
 # Boot it with the default test guest's kernel and initramfs, whose /init
 # loads the storage drivers, waits for root=, mounts it and switches to it:
@@ -42,7 +44,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 usage()
 {
-	sed -n '4,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '4,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 out=
@@ -100,16 +102,24 @@ ohv_need_pkgs busybox-static e2fsprogs kmod $packages
 
 gdir=$here/guest
 [[ -f $gdir/init && -d $gdir/scripts ]] || ohv_die "tools/guest/init or tools/guest/scripts is missing"
-mapfile -t inputs < <(find "$gdir" -type f | LC_ALL=C sort)
+mapfile -t inputs <<<"$(find "$gdir" -type f | LC_ALL=C sort)"
+# The emulated host's chroot has no /dev/fd, which bash needs for <(...) (used
+# by the tools/lib.sh helpers when the root disk is built there).
+if [[ ! -e /dev/fd && -n ${OPENHV_EHOST:-} ]]; then
+	ln -s /proc/self/fd /dev/fd 2>/dev/null || true
+fi
 
 kpkg=$(ohv_kernel_pkg linux-image-cloud-amd64)
 kver=$(ohv_pkg_version "$kpkg")
 # Versions of everything copied from this machine.
 # shellcheck disable=SC2086
 vers=$(dpkg-query -W -f '${Package}=${Version}\n' busybox-static libc6 $packages | LC_ALL=C sort)
+# The cached image holds everything but /sbin/init and /ohv, which change
+# often (every new guest script): they are written into each copy with
+# debugfs, so the key does not depend on tools/guest/.
 key=${kpkg}_${kver//:/%}-$((bytes >> 20))M-$( {
 	printf '%s\n' "$vers"
-	ohv_hash "${inputs[@]}" "$here/mkrootdisk.sh" "$here/lib.sh"
+	ohv_hash "$here/mkrootdisk.sh" "$here/lib.sh"
 } | sha256sum | cut -c1-16)
 cdir=$OHV_CACHE/rootdisk/$key
 # A stable file system UUID per cache entry (root=UUID=... works across rebuilds of OUT).
@@ -126,11 +136,8 @@ build_tree()
 	chmod 1777 "$root/tmp" "$root/var/tmp"
 	ohv_copy_modules "$src" "$krel" "$root" "${ROOT_MODULES[@]}"
 
+	# /sbin/init and /ohv come per copy (add_guest_files).
 	rm -f "$root/sbin/init" "$root/init"
-	install -m 0755 "$gdir/init" "$root/sbin/init"
-	mkdir -p "$root/ohv/scripts"
-	install -m 0644 "$gdir/lib.sh" "$root/ohv/lib.sh"
-	install -m 0644 "$gdir"/scripts/*.sh "$root/ohv/scripts/"
 
 	# Package contents: executables with their libraries, other files as they are.
 	for p in $packages; do
@@ -150,7 +157,7 @@ build_tree()
 					(cd / && cp -a --parents "${f#/}" "$root/")
 				fi
 			fi
-		done < <(dpkg -L "$p")
+		done <<<"$(dpkg -L "$p")"
 	done
 	if [[ -n $packages && ! -e $root/lib64/ld-linux-x86-64.so.2 ]]; then
 		ohv_die "no dynamic loader was copied for $packages (ldd failed?)"
@@ -191,21 +198,49 @@ if [[ -n $force || ! -f $cdir/.done ]]; then
 fi
 ohv_used "$cdir"
 
+# add_guest_files IMG: write tools/guest/init as /sbin/init and lib.sh and
+# scripts/*.sh under /ohv into the ext4 image (debugfs, no mount), then check it.
+add_guest_files()
+{
+	local img=$1 f
+	{
+		echo "write $gdir/init /sbin/init"
+		echo "set_inode_field /sbin/init mode 0100755"
+		echo "mkdir /ohv"
+		echo "mkdir /ohv/scripts"
+		echo "write $gdir/lib.sh /ohv/lib.sh"
+		for f in "$gdir"/scripts/*.sh; do
+			[[ $f != *[[:space:]]* ]] || ohv_die "guest script name with white space: $f"
+			echo "write $f /ohv/scripts/${f##*/}"
+		done
+	} >"$img.cmds"
+	ohv_quiet debugfs -w -f "$img.cmds" "$img" || ohv_die "debugfs could not add the guest files to $img"
+	rm -f "$img.cmds"
+	ohv_quiet e2fsck -fn "$img" || ohv_die "the root file system in $img does not check clean after adding the guest files"
+}
+
 rm -f "$out"
 case $format in
 raw)
-	cp --sparse=always "$cdir/root.img" "$out" || ohv_die "cannot write $out" ;;
+	cp --sparse=always "$cdir/root.img" "$out" || ohv_die "cannot write $out"
+	add_guest_files "$out" ;;
 vhdx)
+	work=$(mktemp "$out.XXXXXX.raw") || ohv_die "cannot write next to $out"
+	trap 'rm -f "$work" "$work.cmds"' EXIT
+	cp --sparse=always "$cdir/root.img" "$work" || ohv_die "cannot write $work"
+	add_guest_files "$work"
 	ohv_bin=${OPENHV_BIN:-$(command -v openhv || true)}
 	if [[ -n $ohv_bin && -x $ohv_bin ]]; then
-		ohv_quiet "$ohv_bin" disk convert "$cdir/root.img" "$out" --format vhdx ||
+		ohv_quiet "$ohv_bin" disk convert "$work" "$out" --format vhdx ||
 			ohv_die "openhv disk convert to $out failed"
 	elif command -v qemu-img >/dev/null; then
-		ohv_quiet qemu-img convert -f raw -O vhdx -o subformat=dynamic "$cdir/root.img" "$out" ||
+		ohv_quiet qemu-img convert -f raw -O vhdx -o subformat=dynamic "$work" "$out" ||
 			ohv_die "qemu-img convert to $out failed"
 	else
 		ohv_die "cannot write VHDX: set OPENHV_BIN to the openhv binary or install qemu-utils"
-	fi ;;
+	fi
+	rm -f "$work"
+	trap - EXIT ;;
 esac
 
 echo "ROOTDISK=$out"
