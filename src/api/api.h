@@ -23,6 +23,7 @@
 #define API_MAX_DISKS 16
 #define API_MAX_NICS 8
 #define API_IFNAME_MAX 15         /* Linux IFNAMSIZ - 1 */
+#define API_SWITCH_NAME_MAX 11    /* the bridge "ohv-NAME" fits IFNAMSIZ */
 #define API_MIN_MEM (32ULL << 20)
 #define API_MAX_MEM (1ULL << 40)  /* 1 TiB */
 #define API_MAX_CPUS 240
@@ -65,8 +66,11 @@ struct api_disk {
 	bool readonly;
 };
 
+/* Exactly one of tap / switch_name is set. */
 struct api_nic {
-	char tap[API_IFNAME_MAX + 1];   /* host tap interface */
+	char tap[API_IFNAME_MAX + 1];   /* existing host TAP interface, or "" */
+	char switch_name[API_IFNAME_MAX + 1]; /* openhv virtual switch (a TAP port per start), or "" */
+	uint16_t vlan;                  /* switch only: access VLAN 1..4094, 0 = untagged */
 	uint8_t mac[6];
 	bool has_mac;
 };

@@ -5,6 +5,7 @@
  * member known and of the right type, then a whole-config check. The caller's
  * struct changes only when everything passed.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -57,6 +58,19 @@ static bool path_ok(const char *p)
 	return true;
 }
 
+/* The switch library's rule (src/switch): a letter, then letters, digits, '-', '_'. */
+static bool switch_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > API_SWITCH_NAME_MAX || !isalpha((unsigned char)s[0]))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
 static bool ifname_ok(const char *s)
 {
 	if (!s[0] || !strcmp(s, ".") || !strcmp(s, ".."))
@@ -104,6 +118,22 @@ int api_vm_config_check(const struct api_vm_config *c, struct api_error *e)
 						"disks[%u] and disks[%u] name the same file", j, i);
 	}
 	for (unsigned int i = 0; i < c->n_nics; i++) {
+		const struct api_nic *n = &c->nics[i];
+
+		if (!n->tap[0] == !n->switch_name[0])
+			return api_fail(e, API_E_BAD_REQUEST, "nics[%u] needs exactly one of tap and "
+					"switch", i);
+		if (n->switch_name[0] && !switch_name_ok(n->switch_name))
+			return api_fail(e, API_E_BAD_REQUEST, "nics[%u].switch must start with a "
+					"letter and hold only letters, digits, '-' and '_' (at most "
+					"%d)", i, API_SWITCH_NAME_MAX);
+		if (n->vlan > 4094)
+			return api_fail(e, API_E_BAD_REQUEST, "nics[%u].vlan must be 1..4094", i);
+		if (n->vlan && !n->switch_name[0])
+			return api_fail(e, API_E_BAD_REQUEST, "nics[%u].vlan needs a switch NIC (a "
+					"TAP NIC's VLAN is the host's business)", i);
+		if (!n->tap[0])
+			continue;
 		if (!ifname_ok(c->nics[i].tap))
 			return api_fail(e, API_E_BAD_REQUEST, "nics[%u].tap is not a valid "
 					"interface name", i);
@@ -111,7 +141,7 @@ int api_vm_config_check(const struct api_vm_config *c, struct api_error *e)
 			return api_fail(e, API_E_BAD_REQUEST, "nics[%u].mac is a multicast "
 					"address; use a unicast one such as 00:15:5d:00:00:01", i);
 		for (unsigned int j = 0; j < i; j++)
-			if (!strcmp(c->nics[i].tap, c->nics[j].tap))
+			if (c->nics[j].tap[0] && !strcmp(c->nics[i].tap, c->nics[j].tap))
 				return api_fail(e, API_E_BAD_REQUEST,
 						"nics[%u] and nics[%u] use the same tap", j, i);
 	}
@@ -190,7 +220,6 @@ static int decode_nic(struct json_object *o, unsigned int idx, struct api_nic *n
 		      struct api_error *e)
 {
 	char what[64], mac[32];
-	bool have_tap = false;
 
 	if (!json_object_is_type(o, json_type_object))
 		return api_fail(e, API_E_BAD_REQUEST, "nics[%u] must be an object", idx);
@@ -200,7 +229,18 @@ static int decode_nic(struct json_object *o, unsigned int idx, struct api_nic *n
 			snprintf(what, sizeof(what), "nics[%u].tap", idx);
 			if (get_string(val, what, n->tap, sizeof(n->tap), e))
 				return -EINVAL;
-			have_tap = true;
+		} else if (!strcmp(key, "switch")) {
+			snprintf(what, sizeof(what), "nics[%u].switch", idx);
+			if (get_string(val, what, n->switch_name, sizeof(n->switch_name), e))
+				return -EINVAL;
+		} else if (!strcmp(key, "vlan")) {
+			int64_t v;
+
+			if (!json_object_is_type(val, json_type_int) ||
+			    (v = json_object_get_int64(val)) < 1 || v > 4094)
+				return api_fail(e, API_E_BAD_REQUEST, "nics[%u].vlan must be an "
+						"integer 1..4094", idx);
+			n->vlan = (uint16_t)v;
 		} else if (!strcmp(key, "mac")) {
 			snprintf(what, sizeof(what), "nics[%u].mac", idx);
 			if (get_string(val, what, mac, sizeof(mac), e))
@@ -211,11 +251,12 @@ static int decode_nic(struct json_object *o, unsigned int idx, struct api_nic *n
 			n->has_mac = true;
 		} else {
 			return api_fail(e, API_E_BAD_REQUEST, "unknown field nics[%u].%.40s "
-					"(known: tap, mac)", idx, key);
+					"(known: tap, switch, vlan, mac)", idx, key);
 		}
 	}
-	if (!have_tap)
-		return api_fail(e, API_E_BAD_REQUEST, "nics[%u].tap is required", idx);
+	if (!n->tap[0] == !n->switch_name[0])
+		return api_fail(e, API_E_BAD_REQUEST, "nics[%u] needs exactly one of tap and "
+				"switch", idx);
 	return 0;
 }
 
@@ -443,7 +484,13 @@ char *api_vm_config_encode(const struct api_vm_config *c, bool stored)
 		struct json_object *n = json_object_new_object();
 		char mac[18];
 
-		json_object_object_add(n, "tap", json_object_new_string(c->nics[i].tap));
+		if (c->nics[i].tap[0])
+			json_object_object_add(n, "tap", json_object_new_string(c->nics[i].tap));
+		else
+			json_object_object_add(n, "switch",
+					       json_object_new_string(c->nics[i].switch_name));
+		if (c->nics[i].vlan)
+			json_object_object_add(n, "vlan", json_object_new_int(c->nics[i].vlan));
 		if (c->nics[i].has_mac) {
 			api_format_mac(c->nics[i].mac, mac);
 			json_object_object_add(n, "mac", json_object_new_string(mac));

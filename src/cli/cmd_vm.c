@@ -241,8 +241,13 @@ static void print_vm(struct json_object *vm)
 		for (size_t i = 0; i < json_object_array_length(arr); i++) {
 			struct json_object *n = json_object_array_get_idx(arr, i);
 
-			printf("NIC %zu:       tap %s%s%s\n", i, jstr(n, "tap"),
-			       jstr(n, "mac")[0] ? ", mac " : "", jstr(n, "mac"));
+			if (jstr(n, "switch")[0])
+				printf("NIC %zu:       switch %s, vlan %lld%s%s\n", i,
+				       jstr(n, "switch"), (long long)jint(n, "vlan"),
+				       jstr(n, "mac")[0] ? ", mac " : "", jstr(n, "mac"));
+			else
+				printf("NIC %zu:       tap %s%s%s\n", i, jstr(n, "tap"),
+				       jstr(n, "mac")[0] ? ", mac " : "", jstr(n, "mac"));
 		}
 	if (jint(vm, "worker_pid"))
 		printf("Worker PID:  %lld\n", (long long)jint(vm, "worker_pid"));
@@ -460,15 +465,36 @@ static int build_config(int argc, char **argv, bool create, const char **name_ou
 				nics = json_object_new_array();
 			break;
 		case 'n': {
+			/* TAP[,mac=MAC] or switch=NAME[,vlan=N][,mac=MAC]; the service checks values. */
 			struct json_object *n = json_object_new_object();
-			char *s = strdup(optarg), *mac = strstr(s, ",mac=");
+			char *s = strdup(optarg), *save = NULL, *tok;
+			bool first = true, bad = !s;
 
-			if (mac) {
-				*mac = '\0';
-				json_object_object_add(n, "mac", json_object_new_string(mac + 5));
+			for (tok = s ? strtok_r(s, ",", &save) : NULL; tok && !bad;
+			     tok = strtok_r(NULL, ",", &save), first = false) {
+				if (!strncmp(tok, "mac=", 4)) {
+					json_object_object_add(n, "mac", json_object_new_string(tok + 4));
+				} else if (!strncmp(tok, "switch=", 7) && first) {
+					json_object_object_add(n, "switch", json_object_new_string(tok + 7));
+				} else if (!strncmp(tok, "vlan=", 5) && !first) {
+					char *end;
+					long v = strtol(tok + 5, &end, 10);
+
+					bad = *end || end == tok + 5;
+					json_object_object_add(n, "vlan", json_object_new_int64(v));
+				} else if (first && !strchr(tok, '=')) {
+					json_object_object_add(n, "tap", json_object_new_string(tok));
+				} else {
+					bad = true;
+				}
 			}
-			json_object_object_add(n, "tap", json_object_new_string(s));
 			free(s);
+			if (bad || !json_object_object_length(n)) {
+				json_object_put(n);
+				log_err("--nic '%s' is not TAP[,mac=MAC] or "
+					"switch=NAME[,vlan=N][,mac=MAC]", optarg);
+				goto usage;
+			}
 			if (!nics)
 				nics = json_object_new_array();
 			json_object_array_add(nics, n);
@@ -892,7 +918,8 @@ static void usage(FILE *f)
 		"usage: openhv vm [--socket PATH] [--json] COMMAND [ARGS]\n"
 		"\n"
 		"  create NAME --kernel PATH [--memory SIZE] [--cpus N] [--initrd PATH]\n"
-		"              [--cmdline TEXT] [--disk PATH[,ro]]... [--nic TAP[,mac=MAC]]...\n"
+		"              [--cmdline TEXT] [--disk PATH[,ro]]...\n"
+		"              [--nic TAP[,mac=MAC] | --nic switch=NAME[,vlan=N][,mac=MAC]]...\n"
 		"  edit NAME   [the create options] [--no-initrd] [--no-disks] [--no-nics]\n"
 		"              (only while the VM is off; --disk/--nic replace the lists)\n"
 		"  list | show NAME | delete NAME\n"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * openhvd device back-ends for a worker: the service opens every disk image
- * and TAP interface a VM is configured with and hands the descriptors to the
+ * and TAP interface (or virtual switch port) a VM is configured with and hands the descriptors to the
  * sandboxed worker, which can open nothing itself. Each failure is one line
  * for people naming the disk or NIC and how to fix it.
  */
@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 
 #include "openhv/disk.h"
+#include "daemon/daemon.h"
 #include "daemon/devices.h"
+#include "switch/switch.h"
 
 static void set_label(char *label, size_t len, const char *path)
 {
@@ -88,6 +90,30 @@ int dev_open_disk(const struct api_disk *d, unsigned int idx, struct ctl_disk_wi
 	return fd;
 }
 
+/*
+ * A port on an openhv virtual switch: a fresh TAP enslaved to the switch's
+ * bridge (in the NIC's access VLAN). It lives as long as a descriptor to it
+ * is open, i.e. until the worker ends; nothing to clean up afterwards.
+ */
+static int open_switch_port(const struct api_nic *n, unsigned int idx, struct ctl_nic_wire *w,
+			    struct api_error *e)
+{
+	struct switch_port port;
+	char err[400];
+	int r;
+
+	r = switch_port_open(D.state_dir, n->switch_name, n->vlan, &port, err, sizeof(err));
+	if (r)
+		return api_fail(e, r == -ENOENT ? API_E_BAD_REQUEST : API_E_INTERNAL,
+				"nics[%u]: %s", idx, err);
+	_Static_assert(sizeof(port.ifname) <= sizeof(w->ifname), "port names fit the wire");
+	memcpy(w->ifname, port.ifname, sizeof(port.ifname));
+	w->ifname[sizeof(w->ifname) - 1] = '\0';
+	memcpy(w->mac, n->mac, sizeof(w->mac));
+	w->has_mac = n->has_mac ? 1 : 0;
+	return port.fd;
+}
+
 int dev_open_tap(const struct api_nic *n, unsigned int idx, struct ctl_nic_wire *w,
 		 struct api_error *e)
 {
@@ -96,6 +122,8 @@ int dev_open_tap(const struct api_nic *n, unsigned int idx, struct ctl_nic_wire 
 	int fd, r;
 
 	memset(w, 0, sizeof(*w));
+	if (n->switch_name[0])
+		return open_switch_port(n, idx, w, e);
 	if (!len || len >= IFNAMSIZ || len >= sizeof(w->ifname))
 		return api_fail(e, API_E_BAD_REQUEST, "nics[%u].tap '%s' is not a valid interface "
 				"name", idx, n->tap);

@@ -17,7 +17,10 @@
 int dev_open_disk(const struct api_disk *d, unsigned int idx, struct ctl_disk_wire *w,
 		  struct api_error *e);
 
-/* Attach to the existing TAP interface of NIC idx. Returns the descriptor or -errno, e set. */
+/*
+ * Attach to the existing TAP interface of NIC idx, or open a port on its
+ * virtual switch. Returns the descriptor or -errno, e set.
+ */
 int dev_open_tap(const struct api_nic *n, unsigned int idx, struct ctl_nic_wire *w,
 		 struct api_error *e);
 

@@ -100,6 +100,41 @@ else
 	diag "cannot create TAPs here (needs root and /dev/net/tun)"
 	ok "# SKIP TAP passing (no TAP creation on this machine)"
 fi
+# 4. A NIC on an openhv virtual switch: the service opens a TAP port on the
+#    switch's bridge for each start; the port goes away with the worker.
+SW=sw$$
+SW=${SW:0:11}
+if [ "$(id -u)" = 0 ] && "$OPENHV" switch create "$SW" --type private --state-dir "$STATE" \
+	>"$T_DIR/sw.out" 2>&1; then
+	expect_rc 0 "create s1 on switch $SW (VLAN 5)" vm create s1 --kernel "$K" --memory 64M \
+		--nic "switch=$SW,vlan=5,mac=00:15:5d:00:05:01"
+	expect_rc 0 "show s1" vm show s1
+	check "show names the switch and VLAN" grep -q "switch $SW, vlan 5" "$T_DIR/out"
+	expect_rc 0 "start s1" vm start s1
+	check "s1 running" wait_state s1 running 5
+	check "nic0 arrives as a switch port with its MAC" \
+		wait_log s1 "nic0 tap=[^ ]* mac=00:15:5d:00:05:01"
+	PORT=$(tr -d '\r' <"$LOG/s1.console.log" | sed -n 's/.*nic0 tap=\([^ ]*\) .*/\1/p' | head -n 1)
+	check "the port ($PORT) is enslaved to the switch's bridge" \
+		grep -q "master ohv-$SW" <(ip -o link show "$PORT" 2>/dev/null)
+	expect_rc 0 "stop s1" vm stop s1
+	check "s1 off" wait_state s1 off 5
+	sleep 0.5
+	check "the port is gone with the worker" test -z "$(ip -o link show "$PORT" 2>/dev/null)"
+	expect_rc 0 "create s2 on a switch that does not exist" vm create s2 --kernel "$K" \
+		--memory 64M --nic switch=nosuchsw
+	vm start s2 >"$T_DIR/out" 2>"$T_DIR/err"
+	check "start on a missing switch refused, naming it" grep -q "nics\[0\].*nosuchsw" \
+		"$T_DIR/err"
+	check "s2 stays off" test "$(vm_state s2)" = off
+	"$OPENHV" switch delete "$SW" --state-dir "$STATE" >/dev/null 2>&1
+else
+	diag "cannot create a virtual switch here: $(head -n 1 "$T_DIR/sw.out" 2>/dev/null)"
+	ok "# SKIP switch NICs (no virtual switch on this machine)"
+fi
+expect_rc 2 "--nic with an unknown option refused" vm create s3 --kernel "$K" --nic tap0,speed=10
+expect_rc 2 "a VLAN on a TAP NIC refused" vm create s3 --kernel "$K" --nic tap0,vlan=5
+
 expect_rc 0 "create n3 on a missing TAP" vm create n3 --kernel "$K" --memory 64M --nic nosuchtap0
 expect_rc 2 "start with a missing TAP refused" vm start n3
 check "the error says how to create it" grep -q "ip tuntap add dev nosuchtap0" "$T_DIR/err"

@@ -19,4 +19,7 @@ if ! awk '$3 == "cgroup2"' /proc/mounts | grep -q .; then
 	mkdir -p /run/ohv-cgroup2 && mount -t cgroup2 none /run/ohv-cgroup2 2>/dev/null
 fi
 "$here/../daemon/cgroup.sh" || rc=1
+# Disks, TAPs and virtual-switch ports through the service (idle engine): the
+# emulated host's kernel has the bridge module this machine may lack.
+"$here/../daemon/devices.sh" || rc=1
 exit $rc

@@ -219,6 +219,44 @@ static void test_mac(void)
 	T_EXPECT_NE(api_parse_mac("", m), 0);
 }
 
+/* NICs on a virtual switch: exactly one of tap/switch, VLAN only with a switch. */
+static void test_switch_nic(void)
+{
+	static const char ok_json[] = "{\"name\":\"a\",\"kernel\":\"/k\",\"nics\":["
+		"{\"switch\":\"lab-1\",\"vlan\":12,\"mac\":\"00:15:5d:00:00:07\"},"
+		"{\"tap\":\"tap0\"},{\"switch\":\"lab-1\"}]}";
+	static const char *const bad[] = {
+		"{\"name\":\"a\",\"kernel\":\"/k\",\"nics\":[{\"tap\":\"t0\",\"switch\":\"s\"}]}",
+		"{\"name\":\"a\",\"kernel\":\"/k\",\"nics\":[{\"mac\":\"00:15:5d:00:00:07\"}]}",
+		"{\"name\":\"a\",\"kernel\":\"/k\",\"nics\":[{\"tap\":\"t0\",\"vlan\":3}]}",
+		"{\"name\":\"a\",\"kernel\":\"/k\",\"nics\":[{\"switch\":\"s\",\"vlan\":4095}]}",
+		"{\"name\":\"a\",\"kernel\":\"/k\",\"nics\":[{\"switch\":\"s\",\"vlan\":0}]}",
+		"{\"name\":\"a\",\"kernel\":\"/k\",\"nics\":[{\"switch\":\"s\",\"vlan\":\"3\"}]}",
+		"{\"name\":\"a\",\"kernel\":\"/k\",\"nics\":[{\"switch\":\"1lab\"}]}",
+		"{\"name\":\"a\",\"kernel\":\"/k\",\"nics\":[{\"switch\":\"lab/x\"}]}",
+		"{\"name\":\"a\",\"kernel\":\"/k\",\"nics\":[{\"switch\":\"abcdefghijkl\"}]}",
+		"{\"name\":\"a\",\"kernel\":\"/k\",\"nics\":[{\"switch\":\"\"}]}",
+	};
+	char *out;
+
+	T_ASSERT_EQ(decode(ok_json, API_DECODE_CREATE), 0);
+	T_EXPECT_EQ(cfg.n_nics, 3);
+	T_EXPECT_STREQ(cfg.nics[0].switch_name, "lab-1");
+	T_EXPECT_EQ(cfg.nics[0].vlan, 12);
+	T_EXPECT_STREQ(cfg.nics[0].tap, "");
+	T_EXPECT_STREQ(cfg.nics[1].tap, "tap0");
+	T_EXPECT_EQ(cfg.nics[2].vlan, 0);
+	out = api_vm_config_encode(&cfg, true);
+	T_ASSERT(out != NULL);
+	T_EXPECT(strstr(out, "\"switch\":\"lab-1\"") != NULL);
+	T_EXPECT(strstr(out, "\"vlan\":12") != NULL);
+	T_ASSERT_EQ(api_vm_config_decode(out, strlen(out), API_DECODE_STORED, &cfg, &err), 0);
+	T_EXPECT_EQ(cfg.nics[0].vlan, 12);
+	free(out);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		T_EXPECT_NE(decode(bad[i], API_DECODE_CREATE), 0);
+}
+
 static void test_error_body(void)
 {
 	struct api_error e = { .code = API_E_CONFLICT }, back;
@@ -262,6 +300,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_absurd_sizes),
 	T_CASE(test_names),
 	T_CASE(test_mac),
+	T_CASE(test_switch_nic),
 	T_CASE(test_error_body),
 	T_CASE(test_stop_options),
 	{ 0 },
