@@ -281,7 +281,7 @@ static int tap_enable_offloads(int fd)
 	unsigned int off = TAP_OFFLOADS;
 
 	if (env && !strcmp(env, "0"))
-		return 0; /* benchmarking without offloads */
+		return 0; /* not reached: netvsp_tap_open does not ask for the header then */
 	if (env && !strcmp(env, "csum"))
 		off = TUN_F_CSUM;
 	if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0 || ioctl(fd, TUNSETOFFLOAD, off) < 0)
@@ -333,7 +333,13 @@ int netvsp_tap_open(const char *ifname, struct netvsp_tap **ret, char *err, size
 				 ifname, strerror(-r));
 		return r;
 	}
-	vnet = (ifr.ifr_flags & IFF_VNET_HDR) ? tap_enable_offloads(fd) : 0;
+	if (ifr.ifr_flags & IFF_VNET_HDR)
+		vnet = tap_enable_offloads(fd);
+	else
+		/* A persistent TAP keeps the offloads an earlier user (another
+		 * openhv, QEMU) set; without the header they must be off, or the
+		 * kernel hands us GSO frames and unfinished checksums. */
+		vnet = ioctl(fd, TUNSETOFFLOAD, 0) < 0 ? -1 : 0;
 	if (vnet < 0) {
 		r = -errno;
 		close(fd);
