@@ -227,7 +227,12 @@ static int tap_fd_vnet(int fd)
 	memset(&ifr, 0, sizeof(ifr));
 	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
 		return 0;
-	return !!(ifr.ifr_flags & IFF_VNET_HDR);
+	if (ifr.ifr_flags & IFF_VNET_HDR)
+		return 1;
+	/* No header: offloads left on by an earlier user must go (see
+	 * netvsp_tap_open); best effort, the fd's opener may lack rights. */
+	(void)ioctl(fd, TUNSETOFFLOAD, 0);
+	return 0;
 }
 
 int netvsp_tap_from_fd_vnet(int fd, const char *ifname, int vnet, struct netvsp_tap **ret)
