@@ -172,7 +172,8 @@ static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_link_get(struct nl *nl, const char *name, int ifindex, struct nl_link *ret)
 {
-	struct nlmsghdr *nlh = nl_msg(nl, RTM_GETLINK, 0);
+	/* NLM_F_ACK: the answer is followed by an ack, which ends nl_talk's loop. */
+	struct nlmsghdr *nlh = nl_msg(nl, RTM_GETLINK, NLM_F_ACK);
 	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	struct get_ctx c = { .out = ret };
 	int r;
