@@ -449,18 +449,20 @@ static void cmd_mode_sense(struct scsi_disk *d, struct scsi_req *r, bool ten)
 
 /* ---- data transfer ---- */
 
-/* First `len` bytes of the request buffer as iovecs in d->iov; count or -1. */
-static int iov_slice(struct scsi_disk *d, const struct scsi_req *r, uint64_t len)
+/* First `len` bytes of the request buffer as iovecs in dst (max entries); count or -1.
+ * dst may be r->iov itself: entry n is written only after entry n was read. */
+static int iov_slice(struct iovec *dst, int max, const struct scsi_req *r, uint64_t len)
 {
 	int n = 0;
 
 	for (int i = 0; i < r->iovcnt && len; i++) {
 		size_t l = (size_t)MIN((uint64_t)r->iov[i].iov_len, len);
+		void *base = r->iov[i].iov_base;
 
-		if (n >= SCSI_MAX_IOV)
+		if (n >= max)
 			return -1;
-		d->iov[n].iov_base = r->iov[i].iov_base;
-		d->iov[n].iov_len = l;
+		dst[n].iov_base = base;
+		dst[n].iov_len = l;
 		len -= l;
 		n++;
 	}
@@ -514,7 +516,26 @@ static void cmd_rw(struct scsi_disk *d, struct scsi_req *r, bool write, uint64_t
 		scsi_req_sense(r, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 		return;
 	}
-	n = iov_slice(d, r, bytes);
+	if (r->aio && d->ops->submit) {
+		struct scsi_io *io = r->aio;
+
+		n = iov_slice(io->iov, io->iov_max, r, bytes);
+		if (n < 0) {
+			scsi_req_sense(r, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+			return;
+		}
+		io->op = write ? SCSI_IO_WRITE : SCSI_IO_READ;
+		io->fua = write && fua;
+		io->off = lba * d->p.block_size;
+		io->len = bytes;
+		io->iovcnt = n;
+		r->status = SCSI_STATUS_GOOD;
+		r->pending = true;
+		if (!d->ops->submit(d->opaque, io))
+			return;
+		r->pending = false;
+	}
+	n = iov_slice(d->iov, SCSI_MAX_IOV, r, bytes);
 	if (n < 0) {
 		scsi_req_sense(r, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 		return;
@@ -549,6 +570,19 @@ static void cmd_sync_cache(struct scsi_disk *d, struct scsi_req *r, uint64_t lba
 
 	if (!range_check(d, r, lba, count))
 		return;
+	if (!d->p.read_only && r->aio && d->ops->submit) {
+		struct scsi_io *io = r->aio;
+
+		io->op = SCSI_IO_FLUSH;
+		io->fua = false;
+		io->off = io->len = 0;
+		io->iovcnt = 0;
+		r->status = SCSI_STATUS_GOOD;
+		r->pending = true;
+		if (!d->ops->submit(d->opaque, io))
+			return;
+		r->pending = false;
+	}
 	rc = d->p.read_only ? 0 : d->ops->flush(d->opaque);
 	if (rc) {
 		write_failed(d, r, rc);
@@ -755,6 +789,7 @@ void scsi_disk_exec(struct scsi_disk *d, struct scsi_req *r)
 
 	r->xfer = 0;
 	r->sense_len = 0;
+	r->pending = false;
 	if (!r->cdb_len) {
 		scsi_req_sense(r, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
 		d->st.errors++;
@@ -841,6 +876,48 @@ void scsi_disk_exec(struct scsi_disk *d, struct scsi_req *r)
 	default:
 invalid:
 		scsi_req_sense(r, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		break;
+	}
+	if (!r->pending && r->status != SCSI_STATUS_GOOD)
+		d->st.errors++;
+}
+
+void scsi_disk_finish(struct scsi_disk *d, struct scsi_req *r, int result)
+{
+	const struct scsi_io *io = r->aio;
+
+	r->pending = false;
+	r->xfer = 0;
+	r->sense_len = 0;
+	switch (io->op) {
+	case SCSI_IO_READ:
+		if (result) {
+			d->st.io_errors++;
+			scsi_req_sense(r, SENSE_MEDIUM_ERROR, ASC_UNRECOVERED_READ_ERROR);
+			break;
+		}
+		d->st.reads++;
+		d->st.read_bytes += io->len;
+		req_good(r);
+		r->xfer = (uint32_t)io->len;
+		break;
+	case SCSI_IO_WRITE:
+		if (result) {
+			write_failed(d, r, result);
+			break;
+		}
+		d->st.writes++;
+		d->st.write_bytes += io->len;
+		req_good(r);
+		r->xfer = (uint32_t)io->len;
+		break;
+	case SCSI_IO_FLUSH:
+		if (result) {
+			write_failed(d, r, result);
+			break;
+		}
+		d->st.flushes++;
+		req_good(r);
 		break;
 	}
 	if (r->status != SCSI_STATUS_GOOD)

@@ -7,8 +7,11 @@
  * the SCSI status, fixed-format sense data and the bytes transferred.
  *
  * Every CDB field is checked against the capacity and the buffer; errors are
- * CHECK CONDITION with the sense key/ASC SPC-4 prescribes. Synchronous: the
- * back-end call finishes before scsi_disk_exec() returns.
+ * CHECK CONDITION with the sense key/ASC SPC-4 prescribes. Data commands run
+ * through the back-end's submit() when the transport allows it (r->aio) and
+ * the back-end takes them; everything else finishes inside scsi_disk_exec().
+ * Not thread-safe: the transport serialises calls per disk (storvsp: the
+ * VMBus server lock).
  */
 #ifndef OPENHV_SCSI_DISK_H
 #define OPENHV_SCSI_DISK_H
@@ -20,6 +23,27 @@
 
 #include "vsp/storvsp/scsi_defs.h"
 
+/*
+ * One data-path operation handed to an asynchronous back-end (see
+ * scsi_blk_ops.submit). The SCSI model fills op..iovcnt; the transport
+ * provides iov storage (iov_max entries, may be the request's own iov array)
+ * and done/cookie; be_* belong to the back-end while the I/O runs.
+ */
+enum scsi_io_op { SCSI_IO_READ, SCSI_IO_WRITE, SCSI_IO_FLUSH };
+
+struct scsi_io {
+	enum scsi_io_op op;
+	bool fua;                 /* WRITE: durable before done() */
+	uint64_t off, len;        /* bytes (FLUSH: 0, 0) */
+	struct iovec *iov;
+	int iovcnt, iov_max;
+	/* Called exactly once with 0 or -errno, from any thread, no lock held. */
+	void (*done)(struct scsi_io *io, int result);
+	void *cookie;
+	int be_result;
+	unsigned int be_parts;
+};
+
 /* Block back-end; offsets and lengths in bytes, multiples of the block size. */
 struct scsi_blk_ops {
 	int (*readv)(void *opaque, uint64_t off, const struct iovec *iov, int cnt);
@@ -27,6 +51,12 @@ struct scsi_blk_ops {
 	int (*flush)(void *opaque);
 	/* Optional (NULL: no UNMAP / thin provisioning advertised). */
 	int (*discard)(void *opaque, uint64_t off, uint64_t len);
+	/*
+	 * Optional asynchronous data path. 0: io runs and io->done() follows
+	 * exactly once (possibly before submit returns, on another thread);
+	 * < 0: nothing was started and the synchronous ops are used instead.
+	 */
+	int (*submit)(void *opaque, struct scsi_io *io);
 };
 
 struct scsi_disk_params {
@@ -49,7 +79,9 @@ struct scsi_req {
 	const struct iovec *iov;  /* data buffer */
 	int iovcnt;
 	uint32_t buf_len;         /* sum of iov lengths */
+	struct scsi_io *aio;      /* non-NULL: READ/WRITE/SYNCHRONIZE CACHE may go async */
 	/* out */
+	bool pending;             /* async: status follows from scsi_disk_finish() */
 	uint8_t status;           /* SCSI_STATUS_* */
 	uint32_t xfer;            /* bytes moved to/from the buffer */
 	uint8_t sense[SCSI_FIXED_SENSE_LEN];
@@ -68,8 +100,13 @@ void scsi_disk_free(struct scsi_disk *d);
 uint64_t scsi_disk_blocks(const struct scsi_disk *d);
 void scsi_disk_get_stats(const struct scsi_disk *d, struct scsi_disk_stats *ret);
 
-/* Execute one command; r->status/xfer/sense are always set. */
+/*
+ * Execute one command; r->status/xfer/sense are set unless r->pending, in
+ * which case the back-end took r->aio and the transport calls
+ * scsi_disk_finish() with its result from the aio's done callback.
+ */
 void scsi_disk_exec(struct scsi_disk *d, struct scsi_req *r);
+void scsi_disk_finish(struct scsi_disk *d, struct scsi_req *r, int result);
 
 /* Helpers for LUNs that do not exist and for target-level commands. */
 void scsi_req_sense(struct scsi_req *r, uint8_t key, uint16_t asc_ascq);

@@ -18,12 +18,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/util.h"
 #include "vsp/storvsp/storvsp_proto.h"
 
 #define STORVSP_MAX_PAGES (STORVSP_MAX_TRANSFER / 4096u + 1u)
 #define STORVSP_PENDING_MAX 1024u
+#define STORVSP_AIO_SLOTS 128u      /* requests in flight in async back-ends */
+#define STORVSP_RESETS_MAX 8u
 
 /* ba6163d9-04a1-4d29-b605-72e2ffb1dc7f (reference §5). */
 const uint8_t storvsp_scsi_class_guid[16] = { 0xd9, 0x63, 0x61, 0xba, 0xa1, 0x04, 0x29, 0x4d,
@@ -34,6 +37,21 @@ enum sv_state { SV_CLOSED, SV_OPEN, SV_INIT, SV_READY };
 struct sv_pending {
 	uint64_t trans_id;
 	struct vstor_packet_wire pkt;
+};
+
+/* A request whose data path runs asynchronously in the disk back-end. */
+struct sv_req {
+	struct storvsp *sv;
+	struct scsi_disk *disk;
+	uint64_t trans_id;
+	uint64_t gen;             /* channel generation it arrived on */
+	bool want_completion;
+	struct vstor_packet_wire vp;
+	uint8_t cdb[VSTOR_CDB_MAX];
+	struct scsi_req r;
+	struct scsi_io io;
+	struct sv_req *next_free;
+	struct iovec iov[STORVSP_MAX_PAGES];
 };
 
 struct storvsp {
@@ -49,6 +67,13 @@ struct storvsp {
 	struct iovec iov[STORVSP_MAX_PAGES];
 	struct sv_pending *pending;   /* completions waiting for ring space */
 	unsigned int n_pending;
+	uint64_t gen;                 /* bumped on every open and close */
+	struct sv_req *slots, *free_slots;
+	unsigned int in_flight;
+	/* Reset requests answered once nothing is in flight any more. */
+	uint64_t reset_ids[STORVSP_RESETS_MAX];
+	struct vstor_packet_wire reset_vp[STORVSP_RESETS_MAX];
+	unsigned int n_resets;
 	struct storvsp_stats st;
 };
 
@@ -79,10 +104,18 @@ int storvsp_new(struct vmbus_server *srv, const struct gm *gm, struct storvsp **
 	if (!sv)
 		return -ENOMEM;
 	sv->pending = calloc(STORVSP_PENDING_MAX, sizeof(*sv->pending));
-	if (!sv->pending) {
+	sv->slots = calloc(STORVSP_AIO_SLOTS, sizeof(*sv->slots));
+	if (!sv->pending || !sv->slots) {
+		free(sv->pending);
+		free(sv->slots);
 		free(sv);
 		return -ENOMEM;
 	}
+	for (unsigned int i = 0; i < STORVSP_AIO_SLOTS; i++) {
+		sv->slots[i].sv = sv;
+		sv->slots[i].next_free = i + 1 < STORVSP_AIO_SLOTS ? &sv->slots[i + 1] : NULL;
+	}
+	sv->free_slots = &sv->slots[0];
 	sv->srv = srv;
 	sv->gm = gm;
 	*ret = sv;
@@ -112,11 +145,26 @@ int storvsp_start(struct storvsp *sv, const uint8_t instance_guid[16])
 
 void storvsp_free(struct storvsp *sv)
 {
+	unsigned int n;
+
 	if (!sv)
 		return;
+	/*
+	 * Requests still in the back-ends write into guest memory and call us
+	 * back: wait for them (host I/O always ends) before anything goes away.
+	 */
+	for (;;) {
+		vmbus_server_lock(sv->srv);
+		n = sv->in_flight;
+		vmbus_server_unlock(sv->srv);
+		if (!n)
+			break;
+		usleep(1000);
+	}
 	if (sv->dev)
 		vmbus_server_remove_device(sv->srv, sv->dev);
 	free(sv->pending);
+	free(sv->slots);
 	free(sv);
 }
 
@@ -148,6 +196,8 @@ static int sv_on_open(struct vmbus_chan *chan, const uint8_t userdata[120])
 	sv->state = SV_OPEN;
 	sv->version = 0;
 	sv->n_pending = 0;
+	sv->n_resets = 0;
+	sv->gen++;
 	return 0;
 }
 
@@ -157,7 +207,9 @@ static void sv_on_close(struct vmbus_chan *chan)
 
 	sv->state = SV_CLOSED;
 	sv->n_pending = 0;
+	sv->n_resets = 0;
 	sv->chan = NULL;
+	sv->gen++;   /* completions of requests still in flight are dropped */
 }
 
 static void sv_flush_pending(struct storvsp *sv)
@@ -195,6 +247,8 @@ static void sv_complete(struct storvsp *sv, uint64_t trans_id, struct vstor_pack
 
 	vp->operation = VSTOR_OP_COMPLETE_IO;
 	vp->flags = 0;
+	if (!sv->chan)
+		return;
 	if (!sv->n_pending)
 		r = vmbus_chan_send(sv->chan, VMBUS_PKT_COMP, 0, trans_id, vp, sizeof(*vp));
 	if (r == -EAGAIN) {
@@ -221,7 +275,8 @@ static void sv_complete(struct storvsp *sv, uint64_t trans_id, struct vstor_pack
  * (0 for no buffer) and the buffer length, or -1 if the range is malformed
  * or any page is not guest RAM.
  */
-static int sv_map_buffer(struct storvsp *sv, const struct vmbus_pkt *pkt, uint32_t *ret_len)
+static int sv_map_buffer(struct storvsp *sv, const struct vmbus_pkt *pkt, struct iovec *iov,
+			 uint32_t *ret_len)
 {
 	struct vmbus_gpa_direct_hdr_wire h;
 	struct vmbus_gpa_range_wire rg;
@@ -256,11 +311,11 @@ static int sv_map_buffer(struct storvsp *sv, const struct vmbus_pkt *pkt, uint32
 		p = gm_ptr(sv->gm, gpn_to_gpa(pfn) + start, seg);
 		if (!p)
 			return -1;
-		if (n && (uint8_t *)sv->iov[n - 1].iov_base + sv->iov[n - 1].iov_len == p) {
-			sv->iov[n - 1].iov_len += seg;
+		if (n && (uint8_t *)iov[n - 1].iov_base + iov[n - 1].iov_len == p) {
+			iov[n - 1].iov_len += seg;
 		} else {
-			sv->iov[n].iov_base = p;
-			sv->iov[n].iov_len = seg;
+			iov[n].iov_base = p;
+			iov[n].iov_len = seg;
 			n++;
 		}
 		left -= seg;
@@ -302,26 +357,68 @@ static void srb_fail(struct vstor_packet_wire *vp, uint8_t srb_status)
 	vp->srb.sense_info_length = 0;
 }
 
-static void sv_execute_srb(struct storvsp *sv, const struct vmbus_pkt *pkt,
+static void sv_answer_resets(struct storvsp *sv)
+{
+	unsigned int n = sv->n_resets;
+
+	sv->n_resets = 0;
+	for (unsigned int i = 0; i < n; i++)
+		sv_complete(sv, sv->reset_ids[i], &sv->reset_vp[i]);
+}
+
+/* Back-end callback (any thread): finish the SCSI command and complete it. */
+static void sv_io_done(struct scsi_io *io, int result)
+{
+	struct sv_req *q = io->cookie;
+	struct storvsp *sv = q->sv;
+
+	vmbus_server_lock(sv->srv);
+	scsi_disk_finish(q->disk, &q->r, result);
+	srb_finish(&q->vp, &q->r);
+	if (q->r.status != SCSI_STATUS_GOOD)
+		sv->st.srb_errors++;
+	if (q->want_completion && q->gen == sv->gen)
+		sv_complete(sv, q->trans_id, &q->vp);
+	q->next_free = sv->free_slots;
+	sv->free_slots = q;
+	sv->in_flight--;
+	if (!sv->in_flight && sv->n_resets)
+		sv_answer_resets(sv);
+	vmbus_server_unlock(sv->srv);
+}
+
+/*
+ * Returns true when the request went to an asynchronous back-end (it is
+ * completed later by sv_io_done), false when vp holds the answer now.
+ */
+static bool sv_execute_srb(struct storvsp *sv, const struct vmbus_pkt *pkt,
 			   struct vstor_packet_wire *vp)
 {
 	struct vmscsi_request_wire *s = &vp->srb;
+	struct sv_req *q = sv->free_slots;
 	uint8_t cdb[VSTOR_CDB_MAX];
 	struct scsi_req r = { 0 };
+	struct iovec *iov;
 	uint32_t buf_len;
+	bool absent;
 	int n;
 
 	sv->st.srbs++;
 	if (s->cdb_length == 0 || s->cdb_length > VSTOR_CDB_MAX || s->data_in > VSTOR_DATA_NONE) {
 		sv->st.srb_errors++;
 		srb_fail(vp, SRB_STATUS_INVALID_REQUEST);
-		return;
+		return false;
 	}
-	n = sv_map_buffer(sv, pkt, &buf_len);
+	absent = s->path_id || s->target_id || s->lun >= STORVSP_MAX_LUNS || !sv->luns[s->lun];
+	/* Commands to a present LUN may run asynchronously in a free slot. */
+	if (absent)
+		q = NULL;
+	iov = q ? q->iov : sv->iov;
+	n = sv_map_buffer(sv, pkt, iov, &buf_len);
 	if (n < 0) {
 		sv->st.srb_errors++;
 		srb_fail(vp, SRB_STATUS_INVALID_REQUEST);
-		return;
+		return false;
 	}
 	memcpy(cdb, s->cdb, sizeof(cdb));
 	r.cdb = cdb;
@@ -330,11 +427,11 @@ static void sv_execute_srb(struct storvsp *sv, const struct vmbus_pkt *pkt,
 		s->data_in == VSTOR_DATA_READ ? SCSI_DIR_FROM_DEV : SCSI_DIR_NONE;
 	/* The SRB length may only shrink the buffer the range describes. */
 	buf_len = r.dir == SCSI_DIR_NONE ? 0 : MIN(buf_len, s->data_transfer_length);
-	r.iov = sv->iov;
+	r.iov = iov;
 	r.iovcnt = buf_len ? n : 0;
 	r.buf_len = buf_len;
 
-	if (s->path_id || s->target_id || s->lun >= STORVSP_MAX_LUNS || !sv->luns[s->lun]) {
+	if (absent) {
 		/* Disks live at path 0, target 0 (the Hyper-V convention). */
 		if (cdb[0] == SCSI_INQUIRY) {
 			scsi_absent_lun_inquiry(&r);
@@ -346,14 +443,38 @@ static void sv_execute_srb(struct storvsp *sv, const struct vmbus_pkt *pkt,
 		} else {
 			sv->st.invalid_lun++;
 			srb_fail(vp, SRB_STATUS_INVALID_LUN);
-			return;
+			return false;
 		}
 	} else if (cdb[0] == SCSI_REPORT_LUNS) {
 		scsi_report_luns(&r, sv->lun_list, sv->n_luns);
+	} else if (q) {
+		memcpy(q->cdb, cdb, sizeof(q->cdb));
+		q->r = r;
+		q->r.cdb = q->cdb;
+		q->r.aio = &q->io;
+		q->io = (struct scsi_io){ .iov = q->iov, .iov_max = (int)STORVSP_MAX_PAGES,
+					  .done = sv_io_done, .cookie = q };
+		q->disk = sv->luns[s->lun];
+		q->trans_id = pkt->trans_id;
+		q->gen = sv->gen;
+		q->want_completion = pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED;
+		q->vp = *vp;
+		/* Taken before exec: done() may run on another thread at once (it
+		 * then waits for the server lock we hold). */
+		sv->free_slots = q->next_free;
+		sv->in_flight++;
+		scsi_disk_exec(q->disk, &q->r);
+		if (q->r.pending)
+			return true;
+		sv->in_flight--;
+		q->next_free = sv->free_slots;
+		sv->free_slots = q;
+		r = q->r;
 	} else {
 		scsi_disk_exec(sv->luns[s->lun], &r);
 	}
 	srb_finish(vp, &r);
+	return false;
 }
 
 static int sv_on_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
@@ -411,13 +532,27 @@ static int sv_on_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 			break;
 		}
 		vp.status = VSTOR_STATUS_SUCCESS;
-		sv_execute_srb(sv, pkt, &vp);
+		if (sv_execute_srb(sv, pkt, &vp))
+			return 0;   /* completed by sv_io_done */
 		break;
 	case VSTOR_OP_RESET_LUN:
 	case VSTOR_OP_RESET_ADAPTER:
 	case VSTOR_OP_RESET_BUS:
-		/* I/O completes synchronously: nothing is outstanding to abort. */
+		/*
+		 * Host I/O cannot be aborted once started: answer when every
+		 * request in flight has completed, so the guest never sees a
+		 * completion for a command it already gave up on after the reset.
+		 */
 		vp.status = VSTOR_STATUS_SUCCESS;
+		if (sv->in_flight && (pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED) &&
+		    sv->n_resets < STORVSP_RESETS_MAX) {
+			vp.operation = VSTOR_OP_COMPLETE_IO;
+			vp.flags = 0;
+			sv->reset_ids[sv->n_resets] = pkt->trans_id;
+			sv->reset_vp[sv->n_resets] = vp;
+			sv->n_resets++;
+			return 0;
+		}
 		break;
 	default:
 		/* CREATE_SUB_CHANNELS (not advertised), FCHBA_DATA (not FC), junk. */

@@ -4,19 +4,35 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef HAVE_LIBURING
+#include <liburing.h>
+#endif
+
 #include "base/util.h"
 #include "openhv/disk.h"
+
+#define BLK_QUEUE_DEPTH 128u
+
+struct blk_uring;
 
 struct storvsp_blk {
 	struct disk *disk;
 	struct scsi_disk *sd;
+	struct blk_uring *u;      /* NULL: synchronous only */
+	int raw_fd;               /* raw images: an fd of the file (offset = LBA * size), else -1 */
+	bool raw_fd_owned;        /* we opened raw_fd (else the disk's own file has it) */
+	bool direct_ok;           /* disk_begin_direct_writes() done */
 };
+
+static int blk_submit(void *o, struct scsi_io *io);
 
 static int blk_readv(void *o, uint64_t off, const struct iovec *iov, int cnt)
 {
@@ -40,11 +56,326 @@ static int blk_discard(void *o, uint64_t off, uint64_t len)
 
 static const struct scsi_blk_ops blk_ops = {
 	.readv = blk_readv, .writev = blk_writev, .flush = blk_flush, .discard = blk_discard,
+	.submit = blk_submit,
 };
 /* Differencing images: a discarded range may read back from the parent. */
 static const struct scsi_blk_ops blk_ops_nodiscard = {
-	.readv = blk_readv, .writev = blk_writev, .flush = blk_flush,
+	.readv = blk_readv, .writev = blk_writev, .flush = blk_flush, .submit = blk_submit,
 };
+
+/* ---- asynchronous data path (io_uring) ---- */
+
+/*
+ * Plain descriptor I/O for what io_uring left over (short transfers) and for
+ * the completion thread: starts `skip` bytes into iov and off; reads past
+ * end of file give zeros.
+ */
+static int fd_rw_from(int fd, const struct iovec *iov, int cnt, uint64_t off, size_t skip, bool wr)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	while (skip < total) {
+		size_t k = skip;
+		ssize_t got;
+		int i = 0;
+
+		while (i < cnt && k >= iov[i].iov_len)
+			k -= iov[i++].iov_len;
+		got = wr ? pwrite(fd, (uint8_t *)iov[i].iov_base + k, iov[i].iov_len - k,
+				  (off_t)(off + skip)) :
+			   pread(fd, (uint8_t *)iov[i].iov_base + k, iov[i].iov_len - k,
+				 (off_t)(off + skip));
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (got == 0) {
+			if (wr)
+				return -EIO;
+			memset((uint8_t *)iov[i].iov_base + k, 0, iov[i].iov_len - k);
+			got = (ssize_t)(iov[i].iov_len - k);
+		}
+		skip += (size_t)got;
+	}
+	return 0;
+}
+
+#ifdef HAVE_LIBURING
+/*
+ * One ring per disk. Submissions come from the transport (under its lock,
+ * serialised by sq_lock as well); one thread reaps completions, finishes
+ * short transfers with plain syscalls and calls io->done() without any lock.
+ */
+struct blk_uring {
+	struct io_uring ring;
+	pthread_mutex_t sq_lock;
+	pthread_t thread;
+	bool thread_started;
+	atomic_uint in_flight;   /* scsi_io operations started and not done */
+};
+
+/* Per-operation state lives in the scsi_io itself (be_result, be_parts);
+ * the file location of the data goes in these, set at submit time. */
+struct blk_op {
+	struct scsi_io *io;
+	int fd;
+	uint64_t file_off;
+	unsigned int cqes;        /* completions seen so far */
+	bool sync_here;           /* a short FUA write: fdatasync in the reaper */
+};
+
+#define BLK_STOP_TAG 1u   /* user_data of the NOP that ends the thread */
+
+static void blk_op_done(struct blk_uring *u, struct blk_op *op)
+{
+	struct scsi_io *io = op->io;
+	int r = io->be_result;
+
+	free(op);
+	atomic_fetch_sub(&u->in_flight, 1);
+	io->done(io, r);
+}
+
+static void *blk_reaper(void *arg)
+{
+	struct blk_uring *u = arg;
+
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		struct blk_op *op;
+		struct scsi_io *io;
+		int res, r;
+
+		r = io_uring_wait_cqe(&u->ring, &cqe);
+		if (r == -EINTR || r == -EAGAIN)
+			continue;
+		if (r < 0)
+			break;   /* the ring is unusable; nothing more will complete */
+		if (cqe->user_data == BLK_STOP_TAG) {
+			io_uring_cqe_seen(&u->ring, cqe);
+			break;
+		}
+		op = (struct blk_op *)(uintptr_t)cqe->user_data;
+		res = cqe->res;
+		io_uring_cqe_seen(&u->ring, cqe);
+		if (!op)
+			continue;
+		io = op->io;
+		op->cqes++;
+		if (io->op == SCSI_IO_FLUSH) {
+			io->be_result = res < 0 ? res : 0;
+		} else if (op->cqes == 1) {
+			/* The data part (linked requests complete in order). */
+			if (res < 0) {
+				io->be_result = res;
+			} else if ((uint64_t)res < io->len) {
+				/* Short: finish here; a linked fdatasync was cancelled. */
+				io->be_result = fd_rw_from(op->fd, io->iov, io->iovcnt, op->file_off,
+							   (size_t)res, io->op == SCSI_IO_WRITE);
+				op->sync_here = io->fua;
+			}
+		} else if (!io->be_result) {
+			/* The linked fdatasync of a FUA write. */
+			if (op->sync_here)
+				io->be_result = fdatasync(op->fd) < 0 ? -errno : 0;
+			else if (res < 0)
+				io->be_result = res;
+		}
+		if (op->cqes == io->be_parts)
+			blk_op_done(u, op);
+	}
+	return NULL;
+}
+
+static void blk_uring_free(struct blk_uring *u)
+{
+	if (!u)
+		return;
+	if (u->thread_started) {
+		struct io_uring_sqe *sqe;
+
+		/* Everything submitted completes first (the transport waited for
+		 * its requests); then a NOP tells the reaper to leave. */
+		while (atomic_load(&u->in_flight))
+			usleep(1000);
+		pthread_mutex_lock(&u->sq_lock);
+		sqe = io_uring_get_sqe(&u->ring);
+		if (sqe) {
+			io_uring_prep_nop(sqe);
+			io_uring_sqe_set_data64(sqe, BLK_STOP_TAG);
+			(void)io_uring_submit(&u->ring);
+		}
+		pthread_mutex_unlock(&u->sq_lock);
+		/* With nothing in flight the ring has room for the NOP. */
+		if (sqe)
+			pthread_join(u->thread, NULL);
+	}
+	io_uring_queue_exit(&u->ring);
+	pthread_mutex_destroy(&u->sq_lock);
+	free(u);
+}
+
+/* NULL when io_uring is not available (old kernel, seccomp): stay synchronous. */
+static struct blk_uring *blk_uring_new(void)
+{
+	struct blk_uring *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	if (io_uring_queue_init(2 * BLK_QUEUE_DEPTH, &u->ring, 0) < 0) {
+		free(u);
+		return NULL;
+	}
+	pthread_mutex_init(&u->sq_lock, NULL);
+	atomic_init(&u->in_flight, 0);
+	if (pthread_create(&u->thread, NULL, blk_reaper, u)) {
+		io_uring_queue_exit(&u->ring);
+		pthread_mutex_destroy(&u->sq_lock);
+		free(u);
+		return NULL;
+	}
+	u->thread_started = true;
+	return u;
+}
+
+/*
+ * Where [off, off + len) lives: one host fd and offset, when the image
+ * stores the whole range contiguously in this layer; else -EAGAIN (zero or
+ * parent ranges, allocation on write, several extents) for the library.
+ */
+static int blk_locate(struct storvsp_blk *b, uint64_t off, uint64_t len, int *fd,
+		      uint64_t *file_off)
+{
+	struct disk_extent e;
+	int r = disk_map(b->disk, off, len, &e);
+
+	if (r)
+		return r;
+	if (e.kind != DISK_EXT_DATA || e.fd < 0 || e.len < len)
+		return -EAGAIN;
+	*fd = e.fd;
+	*file_off = e.file_off;
+	return 0;
+}
+
+static int blk_submit(void *o, struct scsi_io *io)
+{
+	struct storvsp_blk *b = o;
+	struct blk_uring *u = b->u;
+	struct io_uring_sqe *sqe, *sync = NULL;
+	struct blk_op *op;
+	uint64_t file_off = 0;
+	int fd = -1, r;
+
+	if (!u || atomic_load(&u->in_flight) >= BLK_QUEUE_DEPTH)
+		return -EAGAIN;   /* full: the caller does it synchronously (back-pressure) */
+	if (io->op == SCSI_IO_FLUSH) {
+		/* VHD/VHDX flushes also commit metadata: the library does that. */
+		if (b->raw_fd < 0)
+			return -EAGAIN;
+		fd = b->raw_fd;
+	} else {
+		/* FUA on VHD/VHDX needs the metadata flush too. */
+		if (io->fua && b->raw_fd < 0)
+			return -EAGAIN;
+		if (b->raw_fd >= 0) {
+			/* Raw: the file is the disk, holes included. */
+			fd = b->raw_fd;
+			file_off = io->off;
+		} else {
+			r = blk_locate(b, io->off, io->len, &fd, &file_off);
+			if (r)
+				return r;
+		}
+		if (io->op == SCSI_IO_WRITE && !b->direct_ok) {
+			if (disk_begin_direct_writes(b->disk))
+				return -EAGAIN;
+			b->direct_ok = true;
+		}
+	}
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	op->io = io;
+	op->fd = fd;
+	op->file_off = file_off;
+	io->be_result = 0;
+	io->be_parts = io->op != SCSI_IO_FLUSH && io->fua ? 2 : 1;
+	pthread_mutex_lock(&u->sq_lock);
+	if (io_uring_sq_space_left(&u->ring) < io->be_parts)
+		(void)io_uring_submit(&u->ring);
+	sqe = io_uring_get_sqe(&u->ring);
+	if (sqe && io->be_parts == 2) {
+		sync = io_uring_get_sqe(&u->ring);
+		if (!sync) {
+			/* Not after the space check above; a NOP the reaper ignores. */
+			io_uring_prep_nop(sqe);
+			io_uring_sqe_set_data64(sqe, 0);
+			(void)io_uring_submit(&u->ring);
+			sqe = NULL;
+		}
+	}
+	if (!sqe) {
+		pthread_mutex_unlock(&u->sq_lock);
+		free(op);
+		return -EAGAIN;
+	}
+	switch (io->op) {
+	case SCSI_IO_READ:
+		io_uring_prep_readv(sqe, fd, io->iov, (unsigned)io->iovcnt, file_off);
+		break;
+	case SCSI_IO_WRITE:
+		io_uring_prep_writev(sqe, fd, io->iov, (unsigned)io->iovcnt, file_off);
+		break;
+	case SCSI_IO_FLUSH:
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, op);
+	if (sync) {
+		sqe->flags |= IOSQE_IO_LINK;
+		io_uring_prep_fsync(sync, fd, IORING_FSYNC_DATASYNC);
+		io_uring_sqe_set_data(sync, op);
+	}
+	atomic_fetch_add(&u->in_flight, 1);
+	r = io_uring_submit(&u->ring);
+	pthread_mutex_unlock(&u->sq_lock);
+	if (r < 0) {
+		/*
+		 * The kernel took none of it (io_uring_submit fails before
+		 * consuming SQEs only for ring-wide errors): give it back.
+		 */
+		atomic_fetch_sub(&u->in_flight, 1);
+		free(op);
+		return -EAGAIN;
+	}
+	return 0;
+}
+#else
+struct blk_uring {
+	int unused;
+};
+
+static void blk_uring_free(struct blk_uring *u)
+{
+	free(u);
+}
+
+static struct blk_uring *blk_uring_new(void)
+{
+	return NULL;
+}
+
+static int blk_submit(void *o, struct scsi_io *io)
+{
+	(void)o;
+	(void)io;
+	return -EAGAIN;
+}
+#endif
 
 /*
  * A disk_file over a descriptor the caller opened (the sandboxed worker
@@ -232,6 +563,7 @@ int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
 	struct disk_info info;
 	struct storvsp_blk *b;
 	unsigned flags = 0;
+	int raw_file_fd = -1;
 	int r;
 
 	if (read_only || dvd)
@@ -243,6 +575,7 @@ int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
 		snprintf(err, errlen, "disk '%s': out of memory", path);
 		return -ENOMEM;
 	}
+	b->raw_fd = -1;
 	if (fd >= 0) {
 		struct disk_file *f = NULL;
 
@@ -254,6 +587,7 @@ int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
 			free(b);
 			return r;
 		}
+		raw_file_fd = f->fd;
 		r = disk_open_file(f, path, flags, &diag, &b->disk);
 	} else {
 		r = disk_open(path, flags, &diag, &b->disk);
@@ -281,6 +615,17 @@ int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
 		r = -EINVAL;
 		goto fail;
 	}
+	if (info.format == DISK_FMT_RAW) {
+		if (fd >= 0) {
+			b->raw_fd = raw_file_fd;
+		} else {
+			/* The library keeps its fd to itself: our own on the same file. */
+			b->raw_fd = open(path, (p.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+			b->raw_fd_owned = b->raw_fd >= 0;
+		}
+	}
+	if (!getenv("OPENHV_STORAGE_SYNC"))
+		b->u = blk_uring_new();
 	r = scsi_disk_new(&p, info.type == DISK_TYPE_DIFF ? &blk_ops_nodiscard : &blk_ops, b,
 			  &b->sd);
 	if (r) {
@@ -291,6 +636,9 @@ int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
 	*ret = b;
 	return 0;
 fail:
+	blk_uring_free(b->u);
+	if (b->raw_fd_owned)
+		close(b->raw_fd);
 	(void)disk_close(b->disk);
 	free(b);
 	return r;
@@ -301,12 +649,21 @@ struct scsi_disk *storvsp_blk_disk(struct storvsp_blk *b)
 	return b->sd;
 }
 
+bool storvsp_blk_async(const struct storvsp_blk *b)
+{
+	return b->u != NULL;
+}
+
 int storvsp_blk_close(struct storvsp_blk *b)
 {
 	int r;
 
 	if (!b)
 		return 0;
+	/* The transport has no request in flight any more (storvsp_free waited). */
+	blk_uring_free(b->u);
+	if (b->raw_fd_owned)
+		close(b->raw_fd);
 	scsi_disk_free(b->sd);
 	r = disk_close(b->disk);
 	free(b);

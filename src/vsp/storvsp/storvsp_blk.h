@@ -2,8 +2,13 @@
 /*
  * Block back-end for the SCSI target: raw, VHD or VHDX images through the
  * disk library (include/openhv/disk.h), or an ISO for a DVD drive.
- * Synchronous I/O on the calling thread. FUA and SYNCHRONIZE CACHE map to
- * disk_flush() (fdatasync plus, for VHDX, the metadata log); UNMAP maps to
+ * READ/WRITE/SYNCHRONIZE CACHE go through io_uring where the image maps the
+ * range to one host extent (raw always; VHD/VHDX allocated blocks, via
+ * disk_map()); a reaper thread per disk completes them. Everything else
+ * (allocating writes, parent reads, VHD/VHDX flush and FUA, which must also
+ * commit metadata, and requests beyond the queue depth) runs synchronously
+ * through the disk library on the calling thread. FUA and SYNCHRONIZE CACHE
+ * map to fdatasync (raw) or disk_flush() (VHDX: the metadata log); UNMAP maps to
  * disk_discard() (raw: punch hole, VHDX: trim), not offered on differencing
  * images.
  */
@@ -26,6 +31,10 @@ struct storvsp_blk;
 int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
 		     struct storvsp_blk **ret, char *err, size_t errlen);
 struct scsi_disk *storvsp_blk_disk(struct storvsp_blk *b);
+/* Whether data commands can run through io_uring (else all is synchronous:
+ * no liburing, io_uring refused by the kernel or a seccomp filter, or
+ * OPENHV_STORAGE_SYNC set in the environment). */
+bool storvsp_blk_async(const struct storvsp_blk *b);
 /* Flush and close; returns the first error. NULL ok. */
 int storvsp_blk_close(struct storvsp_blk *b);
 
