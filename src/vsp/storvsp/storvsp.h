@@ -7,9 +7,11 @@
  * QUERY_PROPERTIES, END_INIT), EXECUTE_SRB with GPA-direct data buffers and
  * the reset requests. Sub-channels are declined (max_channel_cnt = 0).
  *
- * Threads: all work runs in the VMBus callbacks on the event-loop thread;
- * back-end I/O is synchronous there (see docs/storage.md). The LUN table is
- * fixed once storvsp_start() registered the device.
+ * Threads: requests arrive in the VMBus callbacks on the event-loop thread.
+ * Data commands the disk back-end takes asynchronously (io_uring) complete
+ * from its reaper thread, which takes the VMBus server lock before touching
+ * the controller; everything else finishes inside the callback. The LUN
+ * table is fixed once storvsp_start() registered the device.
  *
  * SPEC: hyperv-guest-interface.md §6. SECURITY: every packet is a copy made
  * by the VMBus server; ranges and PFNs are validated and each data page is
