@@ -115,6 +115,7 @@ struct blk_uring {
 	pthread_t thread;
 	bool thread_started;
 	atomic_uint in_flight;   /* scsi_io operations started and not done */
+	bool broken;             /* a submit failed (e.g. seccomp): synchronous from then on */
 };
 
 /* Per-operation state lives in the scsi_io itself (be_result, be_parts);
@@ -194,7 +195,10 @@ static void blk_uring_free(struct blk_uring *u)
 {
 	if (!u)
 		return;
-	if (u->thread_started) {
+	if (u->thread_started && u->broken) {
+		pthread_cancel(u->thread);   /* its ring cannot deliver a stop request */
+		pthread_join(u->thread, NULL);
+	} else if (u->thread_started) {
 		struct io_uring_sqe *sqe;
 
 		/* Everything submitted completes first (the transport waited for
@@ -305,6 +309,11 @@ static int blk_submit(void *o, struct scsi_io *io)
 	io->be_result = 0;
 	io->be_parts = io->op != SCSI_IO_FLUSH && io->fua ? 2 : 1;
 	pthread_mutex_lock(&u->sq_lock);
+	if (u->broken) {
+		pthread_mutex_unlock(&u->sq_lock);
+		free(op);
+		return -EAGAIN;
+	}
 	if (io_uring_sq_space_left(&u->ring) < io->be_parts)
 		(void)io_uring_submit(&u->ring);
 	sqe = io_uring_get_sqe(&u->ring);
@@ -342,6 +351,8 @@ static int blk_submit(void *o, struct scsi_io *io)
 	}
 	atomic_fetch_add(&u->in_flight, 1);
 	r = io_uring_submit(&u->ring);
+	if (r < 0)
+		u->broken = true;   /* the SQEs stay queued: never submit this ring again */
 	pthread_mutex_unlock(&u->sq_lock);
 	if (r < 0) {
 		/*
