@@ -46,9 +46,9 @@ console_send d1 diskwrite
 check "diskwrite done on disk0" wait_log d1 "diskwrite disk0 ok"
 check "diskwrite skipped the read-only disk" wait_log d1 "diskwrite disk2 skipped"
 check "the sandboxed write landed in the host image" \
-	grep -q "openhv-idle-diskwrite d1" <(dd if="$RAW" bs=512 skip=1 count=1 2>/dev/null)
+	out_has "openhv-idle-diskwrite d1" dd if="$RAW" bs=512 skip=1 count=1
 check "the worker holds the image descriptors it was passed" \
-	grep -q "data.vhdx" <(ls -l /proc/"$(vm_pid d1)"/fd 2>/dev/null)
+	out_has "data.vhdx" ls -l /proc/"$(vm_pid d1)"/fd
 expect_rc 0 "stop d1" vm stop d1
 check "d1 off" wait_state d1 off 5
 
@@ -86,7 +86,7 @@ if make_tap "$TAP0" && make_tap "$TAP1"; then
 	check "nic0 arrives with its MAC" wait_log n1 "nic0 tap=$TAP0 mac=00:15:5d:12:34:56"
 	check "nic1 arrives" wait_log n1 "nic1 tap=$TAP1"
 	check "the worker holds the TAPs (/dev/net/tun)" \
-		grep -q "tun" <(ls -l /proc/"$(vm_pid n1)"/fd 2>/dev/null)
+		out_has "tun" ls -l /proc/"$(vm_pid n1)"/fd
 	expect_rc 0 "create n2 on the same TAP" vm create n2 --kernel "$K" --memory 64M \
 		--nic "$TAP0"
 	expect_rc 5 "a TAP in use by another VM is refused" vm start n2
@@ -116,7 +116,7 @@ if [ "$(id -u)" = 0 ] && "$OPENHV" switch create "$SW" --type private --state-di
 		wait_log s1 "nic0 tap=[^ ]* mac=00:15:5d:00:05:01"
 	PORT=$(tr -d '\r' <"$LOG/s1.console.log" | sed -n 's/.*nic0 tap=\([^ ]*\) .*/\1/p' | head -n 1)
 	check "the port ($PORT) is enslaved to the switch's bridge" \
-		grep -q "master ohv-$SW" <(ip -o link show "$PORT" 2>/dev/null)
+		out_has "master ohv-$SW" ip -o link show "$PORT"
 	expect_rc 0 "stop s1" vm stop s1
 	check "s1 off" wait_state s1 off 5
 	sleep 0.5

@@ -116,8 +116,8 @@ expect_rc 0 "create g4 with two disks and a NIC" vm create g4 --kernel "$KERNEL"
 	--disk "$RAW" --disk "$VHDX" "${NIC_OPT[@]}"
 expect_rc 0 "start g4" vm start g4
 check "g4 shell up" wait_log g4 "interactive shell" "$BOOT_TIMEOUT"
-con g4 20 "$T_DIR/g4.con" <<'EOS'
-modprobe hv_storvsc; i=0; while [ ! -e /sys/block/sdb ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
+con g4 30 "$T_DIR/g4.con" <<'EOS'
+. /ohv/scripts/disk-lib.sh; disk_load; echo "ohv-disk-load=$?"
 echo "ohv-sda=$(cat /sys/block/sda/size) ohv-sdb=$(cat /sys/block/sdb/size)"
 echo ohv-daemon-disk-marker | dd of=/dev/sda bs=512 seek=8 conv=fsync 2>/dev/null; echo "ohv-dd-rc=$?"
 EOS
@@ -125,7 +125,7 @@ tr -d '\r' <"$T_DIR/g4.con" | grep "^ohv-" | sed 's/^/# g4: /'
 check "g4 sees the raw disk as 64 MiB (131072 sectors)" grep -q "ohv-sda=131072 " "$T_DIR/g4.con"
 check "g4 sees the VHDX as 128 MiB (262144 sectors)" grep -q "ohv-sdb=262144" "$T_DIR/g4.con"
 check "the guest's write landed in the host image" \
-	grep -q ohv-daemon-disk-marker <(dd if="$RAW" bs=512 skip=8 count=1 2>/dev/null)
+	out_has ohv-daemon-disk-marker dd if="$RAW" bs=512 skip=8 count=1
 if [ ${#NIC_OPT[@]} -gt 0 ]; then
 	con g4 25 "$T_DIR/g4n.con" <<'EOS'
 modprobe hv_netvsc; sleep 2; d=$(ls /sys/class/net | grep -v lo | head -n 1); echo "ohv-dev=$d"

@@ -125,6 +125,14 @@ for v in json.load(sys.stdin)["vms"]:
 	done
 }
 
+# out_has PATTERN COMMAND...: COMMAND's output matches PATTERN (no process
+# substitution: the emulated host has no /dev/fd).
+out_has() {
+	local pat=$1
+	shift
+	"$@" 2>/dev/null | grep -q -- "$pat"
+}
+
 # make_tap NAME: create a TAP interface owned by this test (needs root and
 # /dev/net/tun); removed at exit. Fails quietly when that is not possible.
 TEST_TAPS=
