@@ -104,13 +104,16 @@ fi
 #    switch's bridge for each start; the port goes away with the worker.
 SW=sw$$
 SW=${SW:0:11}
-if [ "$(id -u)" = 0 ] && "$OPENHV" switch create "$SW" --type private --state-dir "$STATE" \
-	>"$T_DIR/sw.out" 2>&1; then
+# Time-bounded: in the emulated host this part once hung (switch creation or
+# the start on the switch, not yet known which); a hang must fail, not stall.
+if [ "$(id -u)" = 0 ] && timeout 30 "$OPENHV" switch create "$SW" --type private \
+	--state-dir "$STATE" >"$T_DIR/sw.out" 2>&1; then
 	expect_rc 0 "create s1 on switch $SW (VLAN 5)" vm create s1 --kernel "$K" --memory 64M \
 		--nic "switch=$SW,vlan=5,mac=00:15:5d:00:05:01"
 	expect_rc 0 "show s1" vm show s1
 	check "show names the switch and VLAN" grep -q "switch $SW, vlan 5" "$T_DIR/out"
-	expect_rc 0 "start s1" vm start s1
+	expect_rc 0 "start s1" timeout 60 "$OPENHV" vm start s1
+	check "openhvd answers after the switch port was opened" timeout 5 "$OPENHV" vm list
 	check "s1 running" wait_state s1 running 5
 	check "nic0 arrives as a switch port with its MAC" \
 		wait_log s1 "nic0 tap=[^ ]* mac=00:15:5d:00:05:01"
@@ -123,13 +126,13 @@ if [ "$(id -u)" = 0 ] && "$OPENHV" switch create "$SW" --type private --state-di
 	check "the port is gone with the worker" test -z "$(ip -o link show "$PORT" 2>/dev/null)"
 	expect_rc 0 "create s2 on a switch that does not exist" vm create s2 --kernel "$K" \
 		--memory 64M --nic switch=nosuchsw
-	vm start s2 >"$T_DIR/out" 2>"$T_DIR/err"
+	timeout 60 "$OPENHV" vm start s2 >"$T_DIR/out" 2>"$T_DIR/err"
 	check "start on a missing switch refused, naming it" grep -q "nics\[0\].*nosuchsw" \
 		"$T_DIR/err"
 	check "s2 stays off" test "$(vm_state s2)" = off
-	"$OPENHV" switch delete "$SW" --state-dir "$STATE" >/dev/null 2>&1
+	timeout 30 "$OPENHV" switch delete "$SW" --state-dir "$STATE" >/dev/null 2>&1
 else
-	diag "cannot create a virtual switch here: $(head -n 1 "$T_DIR/sw.out" 2>/dev/null)"
+	diag "cannot create a virtual switch here (or it took over 30 s): $(head -n 1 "$T_DIR/sw.out" 2>/dev/null)"
 	ok "# SKIP switch NICs (no virtual switch on this machine)"
 fi
 expect_rc 2 "--nic with an unknown option refused" vm create s3 --kernel "$K" --nic tap0,speed=10
