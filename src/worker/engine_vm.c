@@ -56,15 +56,7 @@ static int vme_create(const struct engine_params *p, struct engine **ret, char *
 	cfg.initrd_fd = p->initrd_fd;
 	for (unsigned int i = 0; i < p->n_disks && i < CTL_MAX_DISKS; i++) {
 		vm_disk_config_init(&disks[i]);
-		/*
-		 * vm_devices_check (src/vmm/devices_check.c) still opens every disk by
-		 * path, also when fd is given: name the passed descriptor through
-		 * /proc (still mounted: this runs before the sandbox is sealed). The
-		 * VM itself uses fd, on every build. Once the check skips disks with
-		 * fd >= 0, p->disks[i].label (the image's file name) belongs here.
-		 */
-		snprintf(e->disk_labels[i], sizeof(e->disk_labels[i]), "/proc/self/fd/%d",
-			 p->disks[i].fd);
+		snprintf(e->disk_labels[i], sizeof(e->disk_labels[i]), "%s", p->disks[i].label);
 		disks[i].path = e->disk_labels[i];
 		disks[i].fd = p->disks[i].fd;
 		disks[i].read_only = p->disks[i].read_only;
