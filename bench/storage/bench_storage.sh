@@ -1,25 +1,154 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Storage throughput of openhv (storvsp + hv_storvsc): sequential 1 MiB
-# write with fsync and uncached read of a raw image with busybox dd in the
-# guest (guest script disk-bench). Runs where /dev/kvm is (use
-# bench/storage/run.sh). usage: bench_storage.sh OPENHV KERNEL INITRD [MIB] [FORMAT]
+# Storage benchmark, openhv storvsp (hv_storvsc) vs QEMU virtio-blk and
+# virtio-scsi, in one run on one host. Every VMM boots the same stock guest
+# kernel and initramfs with its root on the same root disk image
+# (tools/mkrootdisk.sh, which has fio) and runs the guest script root-fio on
+# a second, data disk backed by the same raw file: 4k random read and write at
+# queue depth 1 and 32, 1 MiB sequential read and write at depth 8, direct
+# I/O, libaio, RUNTIME seconds each. The data file lives on ext4 on a RAM
+# disk (brd), so the host side is never the bottleneck and O_DIRECT works.
+# Run it where /dev/kvm is (bench/storage/run.sh does: tools/with-kvm).
+#
+# usage: bench_storage.sh OPENHV KERNEL INITRD ROOT.img [RUNTIME] [CPUS] [MEMORY_MIB]
+# Environment: OHV_BENCH_VMMS (default "openhv qemu-blk qemu-scsi qemu-blk-wb"),
+# OHV_BENCH_OPENHV_ALT=BINARY adds "openhv-alt", a second openhv build (e.g.
+# before a change), run like "openhv"; the ratios are always of "openhv".
 set -uo pipefail
-openhv=$1 kernel=$2 initrd=$3 mb=${4:-256} fmt=${5:-raw}
-tmp=$(mktemp -d /tmp/ohv-stbench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-if [ "$fmt" = raw ]; then
-	truncate -s "${mb}M" "$tmp/disk.img"
+openhv=$1 kernel=$2 initrd=$3 rootimg=$4 runtime=${5:-10} cpus=${6:-2} mem=${7:-512}
+vmms=${OHV_BENCH_VMMS:-openhv qemu-blk qemu-scsi qemu-blk-wb}
+alt=${OHV_BENCH_OPENHV_ALT:-}
+if [ -n "$alt" ]; then
+	[ -x "$alt" ] || { echo "bench_storage: OHV_BENCH_OPENHV_ALT=$alt is not an executable" >&2; exit 1; }
+	vmms="$vmms openhv-alt"
+fi
+fio_size=256
+tmp=$(mktemp -d /var/tmp/ohv-stbench.XXXXXX)
+mnt=$tmp/mnt
+brd=
+cleanup()
+{
+	mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
+	[ -n "$brd" ] && rmmod brd 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+die() { echo "bench_storage: $*" >&2; exit 1; }
+
+for v in $vmms; do
+	case $v in
+	openhv|openhv-alt|qemu-blk|qemu-scsi|qemu-blk-wb) ;;
+	*) die "unknown VMM '$v' in OHV_BENCH_VMMS (openhv qemu-blk qemu-scsi qemu-blk-wb)" ;;
+	esac
+done
+[ -f "$rootimg" ] || die "no root disk image $rootimg (tools/mkrootdisk.sh ROOT.img --format raw)"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (apt-get install qemu-system-x86)"
+
+# The data disk: a file on ext4 on a 512 MiB RAM disk.
+mkdir -p "$mnt"
+modprobe ext4 2>/dev/null
+if [ -e /dev/ram0 ] || modprobe brd rd_nr=1 rd_size=$((512 * 1024)) 2>/dev/null; then
+	brd=1
+	mkfs.ext4 -q -F /dev/ram0 >/dev/null 2>&1 && mount /dev/ram0 "$mnt" ||
+		die "cannot make ext4 on /dev/ram0"
+	where="ext4 on a 512 MiB brd RAM disk"
 else
-	"$openhv" disk create "$tmp/disk.img" --size "${mb}M" --format "$fmt" >/dev/null || exit 1
+	die "the brd module is missing (modprobe brd): no RAM disk for the data file"
 fi
-timeout -k 5 900 "$openhv" run --kernel "$kernel" --initrd "$initrd" --memory 512M \
-	--disk "$tmp/disk.img" --cmdline "console=ttyS0 panic=-1 ohv.script=disk-bench" \
-	</dev/null >"$tmp/log" 2>&1
-line=$(grep -a 'ohv-bench-mb=' "$tmp/log" | tr -d '\r')
-if [ -z "$line" ]; then
-	echo "bench_storage: the guest printed no result; last lines:" >&2
-	tail -n 20 "$tmp/log" >&2
-	exit 1
-fi
-echo "openhv storvsp $fmt: $line"
+data=$mnt/data.raw
+dd if=/dev/zero of="$data" bs=1M count=$((fio_size + 64)) status=none conv=fsync ||
+	die "cannot write the data file"
+
+cmdline="console=ttyS0 panic=-1 ohv.script=root-fio ohv.fio_runtime=$runtime ohv.fio_size=${fio_size}M"
+timeout=$((120 + 8 * (runtime + 10)))
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, host kernel $(uname -r)," \
+     "guest: ${cpus} vCPUs, ${mem} MiB, data file: $where"
+echo "# $(qemu-system-x86_64 --version | head -n 1)"
+
+run_vmm()
+{
+	local v=$1 log=$tmp/$1.log root=$tmp/root-$1.img
+	cp --sparse=always "$rootimg" "$root"
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	local q=(qemu-system-x86_64 -M q35 -accel kvm -cpu host -m "$mem" -smp "$cpus"
+		 -nodefaults -no-user-config -display none -no-reboot -serial stdio
+		 -kernel "$kernel" -initrd "$initrd"
+		 -drive "file=$root,format=raw,if=none,id=root,cache=writeback"
+		 -device virtio-blk-pci,drive=root)
+	local bin=$openhv
+	[ "$v" = openhv-alt ] && bin=$alt
+	case $v in
+	openhv|openhv-alt)
+		timeout -k 5 $timeout "$bin" run --kernel "$kernel" --initrd "$initrd" \
+			--memory "${mem}M" --cpus "$cpus" --disk "$root" --disk "$data" \
+			--cmdline "$cmdline root=LABEL=ohv-root" </dev/null >"$log" 2>&1 ;;
+	qemu-blk)
+		timeout -k 5 $timeout "${q[@]}" -append "$cmdline root=/dev/vda" \
+			-drive "file=$data,format=raw,if=none,id=data,cache=none,aio=io_uring" \
+			-device virtio-blk-pci,drive=data </dev/null >"$log" 2>&1 ;;
+	qemu-blk-wb)
+		timeout -k 5 $timeout "${q[@]}" -append "$cmdline root=/dev/vda" \
+			-drive "file=$data,format=raw,if=none,id=data,cache=writeback,aio=io_uring" \
+			-device virtio-blk-pci,drive=data </dev/null >"$log" 2>&1 ;;
+	qemu-scsi)
+		timeout -k 5 $timeout "${q[@]}" -append "$cmdline root=/dev/vda" \
+			-drive "file=$data,format=raw,if=none,id=data,cache=none,aio=io_uring" \
+			-device virtio-scsi-pci,id=scsi0 -device scsi-hd,drive=data,bus=scsi0.0 \
+			</dev/null >"$log" 2>&1 ;;
+	esac
+	local rc=$?
+	if ! grep -q 'ohv-result=pass' "$log"; then
+		echo "# $v: no result (exit $rc); last lines of its console:"
+		tail -n 15 "$log" | tr -d '\r' | sed 's/^/#   /'
+		return 1
+	fi
+	grep -a '^ohv-fio-disk=' "$log" | tr -d '\r' | sed "s/^/# $v: /"
+	grep -a '^ohv-fio ' "$log" | tr -d '\r' | sed "s/^ohv-fio /$v /" | tee -a "$tmp/results" |
+		sed 's/^/# /'
+}
+
+: >"$tmp/results"
+for v in $vmms; do
+	t0=$(date +%s)
+	run_vmm "$v"
+	echo "# $v took $(( $(date +%s) - t0 )) s"
+done
+
+# The table: IOPS for 4k jobs, MB/s for 1M jobs; ratio = openhv / that VMM.
+awk -v vmms="$vmms" '
+{
+	v = $1; split($2, jn, "="); j = jn[2]
+	for (i = 3; i <= NF; i++) { split($i, kv, "="); val[v, j, kv[1]] = kv[2] }
+	if (!(j in seen)) { seen[j] = 1; order[++nj] = j }
+}
+END {
+	nv = split(vmms, vs, " ")
+	printf "%-18s", "job"
+	for (k = 1; k <= nv; k++) printf " %14s", vs[k]
+	for (k = 1; k <= nv; k++) if (vs[k] != "openhv") printf " %14s", "vs " vs[k]
+	printf "\n"
+	for (n = 1; n <= nj; n++) {
+		j = order[n]; m = (j ~ /-1m-/) ? "mbps" : "iops"; unit = (m == "mbps") ? " MB/s" : " IOPS"
+		printf "%-18s", j
+		for (k = 1; k <= nv; k++) {
+			x = val[vs[k], j, m]
+			if (x == "") printf " %14s", "-"; else printf " %14s", sprintf("%.0f%s", x, unit)
+		}
+		for (k = 1; k <= nv; k++) {
+			if (vs[k] == "openhv") continue
+			x = val["openhv", j, m]; y = val[vs[k], j, m]
+			if (x == "" || y == "" || y + 0 == 0) printf " %14s", "-"
+			else printf " %14s", sprintf("%.2fx", x / y)
+		}
+		printf "\n"
+	}
+	printf "\nmean completion latency (us)\n%-18s", "job"
+	for (k = 1; k <= nv; k++) printf " %14s", vs[k]
+	printf "\n"
+	for (n = 1; n <= nj; n++) {
+		j = order[n]; printf "%-18s", j
+		for (k = 1; k <= nv; k++) { x = val[vs[k], j, "lat_us"]; printf " %14s", (x == "") ? "-" : x }
+		printf "\n"
+	}
+}' "$tmp/results"
