@@ -42,6 +42,11 @@ else
 	echo "== guest suites"
 	guest=$(tools/mkguest.sh) || { echo "openhv: could not build the default guest" >&2; exit 1; }
 	eval "$guest"
+	# Build (or refresh) the cached root disk here, where it takes seconds, rather than
+	# inside the emulated host, where test_rootdisk would spend minutes on it.
+	prep=$(mktemp -u /tmp/ohv-rootdisk-prep.XXXXXX.vhdx)
+	tools/mkrootdisk.sh "$prep" --size 512M >/dev/null || echo "openhv: could not prepare the root disk; test_rootdisk will build it" >&2
+	rm -f "$prep"
 	export OPENHV_KERNEL=$KERNEL OPENHV_INITRD=$INITRD OPENHV_BIN=$top/$build/src/cli/openhv
 	export OPENHV_BUILD_DIR=$top/$build
 	if [ -z "${OPENHV_GUEST_TESTS:-}" ]; then

@@ -10,7 +10,7 @@ PKGS=(
 	gcc clang meson ninja-build pkg-config libseccomp-dev liburing-dev libjson-c-dev libmnl-dev
 	# tests: the emulated host, guest material, image cross-checks, API tests
 	qemu-system-x86 qemu-utils busybox-static cpio kmod python3 curl ca-certificates genisoimage
-	iproute2 util-linux xz-utils iperf3 ethtool
+	iproute2 util-linux xz-utils iperf3 ethtool fio e2fsprogs
 	# fuzzing with libFuzzer and sanitizers (clang)
 	libclang-rt-14-dev
 )

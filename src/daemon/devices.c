@@ -18,6 +18,7 @@
 #include "openhv/disk.h"
 #include "daemon/daemon.h"
 #include "daemon/devices.h"
+#include "base/tun.h"
 #include "switch/switch.h"
 
 static void set_label(char *label, size_t len, const char *path)
@@ -117,7 +118,6 @@ static int open_switch_port(const struct api_nic *n, unsigned int idx, struct ct
 int dev_open_tap(const struct api_nic *n, unsigned int idx, struct ctl_nic_wire *w,
 		 struct api_error *e)
 {
-	struct ifreq ifr;
 	size_t len = strlen(n->tap);
 	int fd, r;
 
@@ -131,21 +131,14 @@ int dev_open_tap(const struct api_nic *n, unsigned int idx, struct ctl_nic_wire 
 		return api_fail(e, API_E_BAD_REQUEST, "nics[%u]: TAP device '%s' does not exist; "
 				"create it with 'ip tuntap add dev %s mode tap'", idx, n->tap,
 				n->tap);
-	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	/* The attachment netvsp makes itself, with the virtio-net header for offloads. */
+	fd = tun_open_tap(n->tap, true, NULL, NULL);
 	if (fd < 0) {
-		r = -errno;
-		api_fail(e, API_E_INTERNAL, "nics[%u]: cannot open /dev/net/tun for TAP '%s': %s "
-			 "(load the tun module)", idx, n->tap, strerror(-r));
-		return r;
-	}
-	/* The same attachment netvsp's own TAP back-end makes (vsp/netvsp/tap.c). */
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, n->tap, len);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		r = -errno;
-		close(fd);
-		if (r == -EPERM)
+		r = fd;
+		if (r == -ENOENT)
+			api_fail(e, API_E_INTERNAL, "nics[%u]: cannot open /dev/net/tun for TAP '%s' "
+				 "(load the tun module)", idx, n->tap);
+		else if (r == -EPERM)
 			api_fail(e, API_E_BAD_REQUEST, "nics[%u]: openhvd may not attach to TAP '%s'; "
 				 "create it with 'ip tuntap add dev %s mode tap user USER' for "
 				 "openhvd's user", idx, n->tap, n->tap);
