@@ -18,6 +18,7 @@
 
 #include "base/util.h"
 #include "switch/switch.h"
+#include "base/tun.h"
 #include "switch/switch_nl.h"
 
 static int nl_open_explained(struct nl **nl, char *err, size_t errlen)
@@ -268,7 +269,6 @@ int switch_port_open(const char *dir, const char *name, uint16_t vlan, struct sw
 {
 	struct switch_state st;
 	struct nl_link tl;
-	struct ifreq ifr;
 	bool created;
 	struct nl *nl;
 	int r, fd, brx;
@@ -289,25 +289,21 @@ int switch_port_open(const char *dir, const char *name, uint16_t vlan, struct sw
 		nl_close(nl);
 		return brx;
 	}
-	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
-		nl_close(nl);
-		return errf(err, errlen, r, "cannot open /dev/net/tun for a port on switch '%s': %s%s",
-			    name, strerror(-r), r == -ENOENT ? " (load the tun module)" : "");
-	}
-	memset(&ifr, 0, sizeof(ifr));
+	/* With the virtio-net header, so netvsp can pass checksum/TSO offloads through. */
 	_Static_assert(sizeof(SWITCH_PORT_PATTERN) <= IFNAMSIZ, "TAP name pattern too long");
-	memcpy(ifr.ifr_name, SWITCH_PORT_PATTERN, sizeof(SWITCH_PORT_PATTERN));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		r = -errno;
+	fd = tun_open_tap(SWITCH_PORT_PATTERN, true, ret->ifname, NULL);
+	if (fd == -ENOENT) {
+		nl_close(nl);
+		return errf(err, errlen, fd, "cannot open /dev/net/tun for a port on switch '%s': %s "
+			    "(load the tun module)", name, strerror(-fd));
+	}
+	if (fd < 0) {
+		r = fd;
+		fd = -1;
 		errf(err, errlen, r, "cannot create a TAP port for switch '%s': %s%s", name,
 		     strerror(-r), perm_hint(r));
 		goto fail;
 	}
-	memcpy(ret->ifname, ifr.ifr_name, IFNAMSIZ - 1);
-	ret->ifname[IFNAMSIZ - 1] = 0;
 	/* From here on, closing fd deletes the TAP: that is the rollback. */
 	r = nl_link_get(nl, ret->ifname, 0, &tl);
 	if (r) {
