@@ -74,7 +74,8 @@ struct disk_file {
 #define DISK_FILE_RDONLY 1u
 #define DISK_FILE_CREATE 2u   /* create, failing if the path exists */
 int disk_file_open(const char *path, unsigned flags, struct disk_file **ret) MUST_CHECK;
-/* A host file over a dup() of an already-open fd (the caller keeps its own). */
+/* A host file over a dup() of an already-open fd (the caller keeps its own);
+ * -EBADF if its access mode does not allow what rdonly asks. */
 int disk_file_fdopen(int fd, bool rdonly, struct disk_file **ret) MUST_CHECK;
 /* An in-memory file holding a copy of data (for fuzzers and tests). */
 int disk_file_mem(const void *data, size_t len, bool rdonly, struct disk_file **ret) MUST_CHECK;

@@ -157,9 +157,15 @@ int disk_file_open(const char *path, unsigned flags, struct disk_file **ret)
 
 int disk_file_fdopen(int fd, bool rdonly, struct disk_file **ret)
 {
-	struct disk_file *f = calloc(1, sizeof(*f));
-	int own;
+	struct disk_file *f;
+	int acc = fcntl(fd, F_GETFL), own;
 
+	if (acc < 0)
+		return -errno;
+	acc &= O_ACCMODE;
+	if (acc == O_WRONLY || (!rdonly && acc != O_RDWR))
+		return -EBADF; /* reads need O_RDONLY/O_RDWR, writes O_RDWR */
+	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
