@@ -2,6 +2,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -170,5 +171,47 @@ int errf(char *err, size_t errlen, int r, const char *fmt, ...)
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
 	}
+	return r;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int write_text_atomic_at(int dfd, const char *name, const char *text, bool replace)
+{
+	char tmp[NAME_MAX + 1];
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, text, strlen(text));
+	r = r ?: write_all(fd, "\n", 1);
+	if (!r && fsync(fd))
+		r = -errno;
+	if (close(fd) && !r)
+		r = -errno;
+	/* RENAME_NOREPLACE: two concurrent creates cannot both win. */
+	if (!r && renameat2(dfd, tmp, dfd, name, replace ? 0 : RENAME_NOREPLACE))
+		r = -errno;
+	if (!r && fsync(dfd))
+		r = -errno;
+	if (r)
+		unlinkat(dfd, tmp, 0);
 	return r;
 }

@@ -41,6 +41,13 @@ const char *fmt_size(uint64_t bytes, char *buf, size_t len);
 
 /* Read a whole file into a malloc'd buffer (max_len bounds it). */
 int read_file(const char *path, size_t max_len, void **ret_buf, size_t *ret_len) MUST_CHECK;
+/*
+ * Crash-consistent replace of dfd/name with text plus a final newline: a
+ * temporary ".name.tmp" is written and fsync'ed, renamed over name (or, when
+ * !replace, only if name does not exist: -EEXIST) and the directory fsync'ed.
+ * Nothing is left behind on failure. Returns 0 or -errno.
+ */
+int write_text_atomic_at(int dfd, const char *name, const char *text, bool replace) MUST_CHECK;
 
 /* MemTotal from /proc/meminfo, in bytes; 0 if unknown. */
 uint64_t host_mem_total(void);

@@ -38,27 +38,11 @@ void store_close(struct store *s)
 	s->dir_fd = -1;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int store_save(struct store *s, const struct api_vm_config *c)
 {
-	char tmp[API_NAME_MAX + 32], final[API_NAME_MAX + 8];
+	char final[API_NAME_MAX + 8];
 	char *json;
-	int fd, r;
+	int r;
 
 	if (!api_name_valid(c->name))
 		return -EINVAL;
@@ -66,26 +50,8 @@ int store_save(struct store *s, const struct api_vm_config *c)
 	if (!json)
 		return -ENOMEM;
 	snprintf(final, sizeof(final), "%s.json", c->name);
-	snprintf(tmp, sizeof(tmp), ".%s.json.tmp", c->name);
-	fd = openat(s->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0) {
-		free(json);
-		return -errno;
-	}
-	r = write_all(fd, json, strlen(json));
-	if (!r)
-		r = write_all(fd, "\n", 1);
+	r = write_text_atomic_at(s->dir_fd, final, json, true);
 	free(json);
-	if (!r && fsync(fd))
-		r = -errno;
-	if (close(fd) && !r)
-		r = -errno;
-	if (!r && renameat(s->dir_fd, tmp, s->dir_fd, final))
-		r = -errno;
-	if (!r && fsync(s->dir_fd))
-		r = -errno;
-	if (r)
-		unlinkat(s->dir_fd, tmp, 0);
 	return r;
 }
 

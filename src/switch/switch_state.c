@@ -343,28 +343,12 @@ static int open_subdir(const char *dir, bool create, char *err, size_t errlen)
 	return fd;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int switch_state_save(const char *dir, const struct switch_state *st, bool replace, char *err,
 		      size_t errlen)
 {
-	char tmp[SWITCH_NAME_MAX + 32], final[SWITCH_NAME_MAX + 8];
+	char final[SWITCH_NAME_MAX + 8];
 	char *json;
-	int dfd, fd, r;
+	int dfd, r;
 
 	r = switch_name_check(st->name, err, errlen);
 	if (r)
@@ -378,27 +362,8 @@ int switch_state_save(const char *dir, const struct switch_state *st, bool repla
 		return errf(err, errlen, -ENOMEM, "out of memory");
 	}
 	snprintf(final, sizeof(final), "%s.json", st->name);
-	snprintf(tmp, sizeof(tmp), ".%s.json.tmp", st->name);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	r = fd < 0 ? -errno : 0;
-	if (!r) {
-		r = write_all(fd, json, strlen(json));
-		r = r ?: write_all(fd, "\n", 1);
-		if (!r && fsync(fd))
-			r = -errno;
-		if (close(fd) && !r)
-			r = -errno;
-	}
+	r = write_text_atomic_at(dfd, final, json, replace);
 	free(json);
-	if (!r) {
-		/* renameat2 NOREPLACE: two concurrent creates cannot both win. */
-		if (renameat2(dfd, tmp, dfd, final, replace ? 0 : RENAME_NOREPLACE))
-			r = -errno;
-		else if (fsync(dfd))
-			r = -errno;
-	}
-	if (r)
-		unlinkat(dfd, tmp, 0);
 	close(dfd);
 	if (r == -EEXIST)
 		return errf(err, errlen, r, "switch '%s' already exists in %s", st->name, dir);
