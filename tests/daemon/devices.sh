@@ -11,13 +11,12 @@ LOG="$STATE/logs"
 
 # wait_log NAME PATTERN [SECONDS]
 wait_log() {
-	local i=0
-	while [ $i -lt $(( ${3:-5} * 20 )) ]; do
+	local end=$((SECONDS + ${3:-5}))
+	while :; do
 		grep -q "$2" "$LOG/$1.console.log" 2>/dev/null && return 0
+		[ $SECONDS -lt $end ] || return 1
 		sleep 0.05
-		i=$((i + 1))
 	done
-	return 1
 }
 
 # console_send NAME TEXT: one line of console input.

@@ -18,14 +18,22 @@ OHV_ENGINE=kvm
 start_daemon
 LOG="$STATE/logs"
 
-# wait_log NAME PATTERN SECONDS: the console log of NAME shows PATTERN.
+# wait_log NAME PATTERN SECONDS: the console log of NAME shows PATTERN within
+# SECONDS of wall-clock time. On a timeout the ends of the VM's console and
+# worker logs go to the TAP output and the VM is killed, so a guest stuck
+# spinning does not slow down the rest of the run.
 wait_log() {
-	local i=0
-	while [ $i -lt $(($3 * 10)) ]; do
+	local end=$((SECONDS + $3))
+	while :; do
 		grep -q "$2" "$LOG/$1.console.log" 2>/dev/null && return 0
-		sleep 0.1
-		i=$((i + 1))
+		[ $SECONDS -lt $end ] || break
+		sleep 0.2
 	done
+	diag "$1: no \"$2\" within $3 s (state $(vm_state "$1")); console log ends:"
+	tail -n 25 "$LOG/$1.console.log" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
+	diag "$1: worker log ends:"
+	tail -n 15 "$LOG/$1.worker.log" 2>/dev/null | sed 's/^/#   /'
+	"$OPENHV" vm kill "$1" >/dev/null 2>&1
 	return 1
 }
 

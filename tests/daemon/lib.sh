@@ -78,15 +78,16 @@ vm_pid() {
 	vm show --json "$1" 2>/dev/null | json_field worker_pid
 }
 
-# wait_state NAME STATE [SECONDS]
+# wait_state NAME STATE [SECONDS]: wall-clock bounded (each poll runs the CLI
+# and python3, which take a good part of a second in the emulated host, so a
+# poll count would stretch the limit many times over).
 wait_state() {
-	local i=0 limit=$(( ${3:-10} * 20 ))
-	while [ $i -lt $limit ]; do
+	local end=$((SECONDS + ${3:-10}))
+	while :; do
 		[ "$(vm_state "$1")" = "$2" ] && return 0
+		[ $SECONDS -lt $end ] || return 1
 		sleep 0.05
-		i=$((i + 1))
 	done
-	return 1
 }
 
 start_daemon() {
