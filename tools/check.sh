@@ -66,20 +66,51 @@ else
 	# One fresh emulated host per script: a long series of nested guests in
 	# one emulated host has crashed its (TCG-emulated) kernel. An emulated-host
 	# failure (exit 125, not a test result) is retried once in a new one.
+	#
+	# A script that fails is run once more in a fresh emulated host while the
+	# run is young enough (OPENHV_GUEST_RERUN_BEFORE seconds, default 2700):
+	# nested guests under TCG on a shared machine have timing noise no test can
+	# fully absorb. The first run's failures stay in the output as comments and
+	# a "# FLAKY" line names the script, so a flake is seen, never hidden; only
+	# the second run's results count. OPENHV_GUEST_RERUN=0 turns this off.
+	rerun_before=${OPENHV_GUEST_RERUN_BEFORE:-2700}
 	for t in $OPENHV_GUEST_TESTS; do
-		for attempt in 1 2; do
-			OPENHV_GUEST_TESTS=$t tools/with-kvm --timeout 1500 tests/guest/run-all.sh 2>&1 |
-				tee "$results/one.tap"
-			gs=${PIPESTATUS[0]}
-			[ "$gs" -eq 125 ] && [ "$attempt" -eq 1 ] || break
-			echo "# the emulated host failed during $(basename "$t"); running it again in a fresh one"
+		n=$(basename "$t" .sh)
+		for run in 1 2; do
+			for attempt in 1 2; do
+				OPENHV_GUEST_TESTS=$t tools/with-kvm --timeout 1500 tests/guest/run-all.sh 2>&1 |
+					tee "$results/one.tap"
+				gs=${PIPESTATUS[0]}
+				[ "$gs" -eq 125 ] && [ "$attempt" -eq 1 ] || break
+				echo "# the emulated host failed during $n; running it again in a fresh one"
+			done
+			if [ "$gs" -ne 0 ] && ! grep -q '^not ok' "$results/one.tap"; then
+				echo "not ok - $n: runner exited with status $gs" | tee -a "$results/one.tap"
+			fi
+			grep -q '^not ok' "$results/one.tap" || break
+			[ "$run" -eq 1 ] && [ "${OPENHV_GUEST_RERUN:-1}" != 0 ] &&
+				[ "$SECONDS" -lt "$rerun_before" ] || break
+			{
+				echo "# FLAKY? $n failed on its first run (after ${SECONDS} s of this check); its failures:"
+				grep '^not ok' "$results/one.tap" | sed 's/^/#   first run: /'
+				echo "# running $n once more in a fresh emulated host; only that run counts"
+			} | tee -a "$results/guest.tap"
 		done
-		# Keep the TAP of the last attempt only.
-		cat "$results/one.tap" >>"$results/guest.tap"
-		if [ "$gs" -ne 0 ] && ! grep -q '^not ok' "$results/one.tap"; then
-			echo "not ok - $(basename "$t" .sh): runner exited with status $gs" | tee -a "$results/guest.tap"
+		if [ "$run" -eq 2 ]; then
+			if grep -q '^not ok' "$results/one.tap"; then
+				echo "# $n failed on both runs" >>"$results/flaky"
+			else
+				echo "# FLAKY: $n failed on its first run and passed on its second" |
+					tee -a "$results/flaky"
+			fi
 		fi
+		# Keep the TAP of the last run only.
+		cat "$results/one.tap" >>"$results/guest.tap"
 	done
+	if [ -s "$results/flaky" ]; then
+		echo "== guest scripts run twice (first-run failures above)"
+		cat "$results/flaky"
+	fi
 fi
 
 python3 - "$results/meson.json" "$results/guest.tap" <<'PY'
