@@ -14,10 +14,15 @@
 # Environment: OHV_BENCH_VMMS (default "openhv qemu-blk qemu-scsi qemu-blk-wb"),
 # OHV_BENCH_OPENHV_ALT=BINARY adds "openhv-alt", a second openhv build (e.g.
 # before a change), run like "openhv"; the ratios are always of "openhv".
+# OHV_BENCH_PERF=1 also counts host events (KVM exits, exits to the VMM,
+# interrupts, PIO, context switches) system-wide while the fio jobs run and
+# prints them per job and per I/O; a poller then runs beside the guest, so
+# take the throughput of such a run with care.
 set -uo pipefail
 openhv=$1 kernel=$2 initrd=$3 rootimg=$4 runtime=${5:-10} cpus=${6:-2} mem=${7:-512}
 vmms=${OHV_BENCH_VMMS:-openhv qemu-blk qemu-scsi qemu-blk-wb}
 alt=${OHV_BENCH_OPENHV_ALT:-}
+perf_on=${OHV_BENCH_PERF:-}
 if [ -n "$alt" ]; then
 	[ -x "$alt" ] || { echo "bench_storage: OHV_BENCH_OPENHV_ALT=$alt is not an executable" >&2; exit 1; }
 	vmms="$vmms openhv-alt"
@@ -65,6 +70,83 @@ echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, host kernel $(uname -r)
      "guest: ${cpus} vCPUs, ${mem} MiB, data file: $where"
 echo "# $(qemu-system-x86_64 --version | head -n 1)"
 
+# Host events counted with OHV_BENCH_PERF=1 (those this kernel has).
+perf_events=
+if [ -n "$perf_on" ]; then
+	command -v perf >/dev/null || die "OHV_BENCH_PERF needs perf (apt-get install linux-perf)"
+	tr=/sys/kernel/tracing
+	[ -d $tr/events ] || mount -t tracefs nodev $tr 2>/dev/null ||
+		die "OHV_BENCH_PERF: cannot mount tracefs on $tr"
+	for e in kvm:kvm_exit kvm:kvm_userspace_exit kvm:kvm_pio kvm:kvm_mmio kvm:kvm_msi_set_irq \
+		 kvm:kvm_apic_accept_irq sched:sched_switch sched:sched_wakeup; do
+		[ -d "$tr/events/${e%%:*}/${e#*:}" ] && perf_events=${perf_events:+$perf_events,}$e
+	done
+	[ -n "$perf_events" ] || die "OHV_BENCH_PERF: no kvm/sched tracepoints in $tr/events"
+	echo "# perf events: $perf_events"
+fi
+
+# With OHV_BENCH_PERF: watch the console LOG of VMM V; count host events from
+# the guest's "ohv-fio-disk=" line (fio starts) to its result, in 250 ms
+# intervals, and note when each job's line arrives (seconds since the start).
+perf_watch()
+{
+	local v=$1 log=$2 pid= t0= seen=0 n now
+	: >"$tmp/$v.marks"
+	while [ ! -e "$tmp/$v.vmm-done" ]; do
+		if [ -z "$pid" ]; then
+			if grep -aq '^ohv-fio-disk=' "$log" 2>/dev/null; then
+				perf stat -a -x, -I 250 -e "$perf_events" -o "$tmp/$v.perf" \
+					-- sleep 100000 &
+				pid=$!
+				t0=$(date +%s.%N)
+			fi
+		else
+			n=$(grep -ac '^ohv-fio job=' "$log")
+			if [ "$n" -gt "$seen" ]; then
+				now=$(date +%s.%N)
+				grep -a '^ohv-fio job=' "$log" | tr -d '\r' | sed -n "$((seen + 1)),${n}p" |
+					awk -v t="$(echo "$now - $t0" | bc)" '{ split($2, a, "="); print t, a[2] }' \
+					>>"$tmp/$v.marks"
+				seen=$n
+			fi
+			grep -aq 'ohv-result=' "$log" && break
+		fi
+		sleep 0.25
+	done
+	if [ -n "$pid" ]; then
+		kill -INT "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+}
+
+# Per job: events per second and per I/O (I/Os = IOPS x RUNTIME).
+perf_report()
+{
+	local v=$1
+	[ -s "$tmp/$v.perf" ] && [ -s "$tmp/$v.marks" ] || { echo "# $v: no host event counts"; return; }
+	awk -v v="$v" -v rt="$runtime" '
+	FILENAME ~ /marks$/ { mt[++nm] = $1; mj[nm] = $2; next }
+	FILENAME ~ /results$/ { if ($1 == v) { split($2, a, "="); split($3, b, "="); iops[a[2]] = b[2] } next }
+	/^#/ || split($0, f, ",") < 4 { next }
+	{
+		t = f[1] - 0.125; ev = f[4]; sub(/^[a-z]+:/, "", ev)
+		if (!(ev in evseen)) { evseen[ev] = 1; evs[++ne] = ev }
+		for (k = 1; k <= nm; k++) if (t <= mt[k]) { c[mj[k], ev] += f[2]; break }
+	}
+	END {
+		printf "# %s host events per I/O while each job ran (system-wide, %s)\n", v, "250 ms intervals"
+		printf "# %-18s %10s", "job", "I/Os"
+		for (e = 1; e <= ne; e++) printf " %16s", evs[e]
+		printf "\n"
+		for (k = 1; k <= nm; k++) {
+			j = mj[k]; n = iops[j] * rt
+			printf "# %-18s %10d", j, n
+			for (e = 1; e <= ne; e++) printf " %16s", n ? sprintf("%.2f", c[j, evs[e]] / n) : "-"
+			printf "\n"
+		}
+	}' "$tmp/$v.marks" "$tmp/results" "$tmp/$v.perf"
+}
+
 run_vmm()
 {
 	local v=$1 log=$tmp/$1.log root=$tmp/root-$1.img
@@ -76,8 +158,14 @@ run_vmm()
 		 -kernel "$kernel" -initrd "$initrd"
 		 -drive "file=$root,format=raw,if=none,id=root,cache=writeback"
 		 -device virtio-blk-pci,drive=root)
-	local bin=$openhv
+	local bin=$openhv watcher=
 	[ "$v" = openhv-alt ] && bin=$alt
+	rm -f "$tmp/$v.vmm-done"
+	: >"$log"
+	if [ -n "$perf_on" ]; then
+		perf_watch "$v" "$log" &
+		watcher=$!
+	fi
 	case $v in
 	openhv|openhv-alt)
 		timeout -k 5 $timeout "$bin" run --kernel "$kernel" --initrd "$initrd" \
@@ -98,6 +186,10 @@ run_vmm()
 			</dev/null >"$log" 2>&1 ;;
 	esac
 	local rc=$?
+	if [ -n "$watcher" ]; then
+		touch "$tmp/$v.vmm-done"
+		wait "$watcher"
+	fi
 	if ! grep -q 'ohv-result=pass' "$log"; then
 		echo "# $v: no result (exit $rc); last lines of its console:"
 		tail -n 15 "$log" | tr -d '\r' | sed 's/^/#   /'
@@ -106,6 +198,7 @@ run_vmm()
 	grep -a '^ohv-fio-disk=' "$log" | tr -d '\r' | sed "s/^/# $v: /"
 	grep -a '^ohv-fio ' "$log" | tr -d '\r' | sed "s/^ohv-fio /$v /" | tee -a "$tmp/results" |
 		sed 's/^/# /'
+	[ -z "$perf_on" ] || perf_report "$v"
 }
 
 : >"$tmp/results"

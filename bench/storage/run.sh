@@ -8,7 +8,8 @@
 #
 # usage: bench/storage/run.sh [RUNTIME_SEC] [CPUS] [MEMORY_MIB]
 # Environment: OPENHV_BUILD (build dir, default build), OHV_BENCH_VMMS
-# (subset of "openhv qemu-blk qemu-scsi qemu-blk-wb"), OHV_BENCH_OPENHV_ALT, OPENHV_EHOST_LOCK.
+# (subset of "openhv qemu-blk qemu-scsi qemu-blk-wb"), OHV_BENCH_OPENHV_ALT, OHV_BENCH_PERF
+# (see bench_storage.sh), OPENHV_EHOST_LOCK.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -19,5 +20,10 @@ eval "$(tools/mkguest.sh)"
 root=$(mktemp -d "${TMPDIR:-/var/tmp}/ohv-stbench-root.XXXXXX")
 trap 'rm -rf "$root"' EXIT
 tools/mkrootdisk.sh "$root/root.img" --format raw --size 1G >/dev/null
-tools/with-kvm --timeout 1500 bash "$top/bench/storage/bench_storage.sh" \
+# The emulated host passes on only OPENHV_* variables: hand ours over by env.
+bench_env=()
+while IFS= read -r name; do
+	bench_env+=("$name=${!name}")
+done < <(compgen -e | grep -E '^OHV_BENCH_[A-Z_]*$')
+tools/with-kvm --timeout 1500 env "${bench_env[@]}" bash "$top/bench/storage/bench_storage.sh" \
 	"$top/$build/src/cli/openhv" "$KERNEL" "$INITRD" "$root/root.img" "$@"
