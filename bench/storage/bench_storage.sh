@@ -14,15 +14,16 @@
 # Environment: OHV_BENCH_VMMS (default "openhv qemu-blk qemu-scsi qemu-blk-wb"),
 # OHV_BENCH_OPENHV_ALT=BINARY adds "openhv-alt", a second openhv build (e.g.
 # before a change), run like "openhv"; the ratios are always of "openhv".
-# OHV_BENCH_PERF=1 also counts host events (KVM exits, exits to the VMM,
-# interrupts, PIO, context switches) system-wide while the fio jobs run and
-# prints them per job and per I/O; a poller then runs beside the guest, so
-# take the throughput of such a run with care.
+# OHV_BENCH_STATS=1 also reads KVM's counters (debugfs: exits, PIO/MMIO
+# exits, injected interrupts, halts) and /proc/stat (context switches, host
+# CPU time) at every job boundary and prints them per job and per I/O; a
+# poller then runs beside the guest, so take that run's throughput with care.
+# (No perf tracepoints: enabling kvm:* tracepoints crashed the emulated host.)
 set -uo pipefail
 openhv=$1 kernel=$2 initrd=$3 rootimg=$4 runtime=${5:-10} cpus=${6:-2} mem=${7:-512}
 vmms=${OHV_BENCH_VMMS:-openhv qemu-blk qemu-scsi qemu-blk-wb}
 alt=${OHV_BENCH_OPENHV_ALT:-}
-perf_on=${OHV_BENCH_PERF:-}
+stats_on=${OHV_BENCH_STATS:-}
 if [ -n "$alt" ]; then
 	[ -x "$alt" ] || { echo "bench_storage: OHV_BENCH_OPENHV_ALT=$alt is not an executable" >&2; exit 1; }
 	vmms="$vmms openhv-alt"
@@ -70,81 +71,75 @@ echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, host kernel $(uname -r)
      "guest: ${cpus} vCPUs, ${mem} MiB, data file: $where"
 echo "# $(qemu-system-x86_64 --version | head -n 1)"
 
-# Host events counted with OHV_BENCH_PERF=1 (those this kernel has).
-perf_events=
-if [ -n "$perf_on" ]; then
-	command -v perf >/dev/null || die "OHV_BENCH_PERF needs perf (apt-get install linux-perf)"
-	tr=/sys/kernel/tracing
-	[ -d $tr/events ] || mount -t tracefs nodev $tr 2>/dev/null ||
-		die "OHV_BENCH_PERF: cannot mount tracefs on $tr"
-	for e in kvm:kvm_exit kvm:kvm_userspace_exit kvm:kvm_pio kvm:kvm_mmio kvm:kvm_msi_set_irq \
-		 kvm:kvm_apic_accept_irq sched:sched_switch sched:sched_wakeup; do
-		[ -d "$tr/events/${e%%:*}/${e#*:}" ] && perf_events=${perf_events:+$perf_events,}$e
-	done
-	[ -n "$perf_events" ] || die "OHV_BENCH_PERF: no kvm/sched tracepoints in $tr/events"
-	echo "# perf events: $perf_events"
+# With OHV_BENCH_STATS: KVM's global counters (all VMs; one runs at a time).
+# host_state_reload: roughly the exits that went out to the VMM (userspace).
+kvm_stats="exits io_exits mmio_exits host_state_reload irq_injections irq_exits irq_window_exits
+	   halt_exits halt_wakeup"
+if [ -n "$stats_on" ]; then
+	dbg=/sys/kernel/debug
+	[ -e $dbg/kvm/exits ] || mount -t debugfs none $dbg 2>/dev/null
+	[ -e $dbg/kvm/exits ] || die "OHV_BENCH_STATS: no KVM counters in $dbg/kvm (debugfs)"
 fi
 
-# With OHV_BENCH_PERF: watch the console LOG of VMM V; count host events from
-# the guest's "ohv-fio-disk=" line (fio starts) to its result, in 250 ms
-# intervals, and note when each job's line arrives (seconds since the start).
-perf_watch()
+# One line: seconds, then each KVM counter, context switches, host CPU busy
+# and total (USER_HZ ticks, all CPUs).
+stats_snap()
 {
-	local v=$1 log=$2 pid= t0= seen=0 n now
-	: >"$tmp/$v.marks"
-	while [ ! -e "$tmp/$v.vmm-done" ]; do
-		if [ -z "$pid" ]; then
-			if grep -aq '^ohv-fio-disk=' "$log" 2>/dev/null; then
-				perf stat -a -x, -I 250 -e "$perf_events" -o "$tmp/$v.perf" \
-					-- sleep 100000 &
-				pid=$!
-				t0=$(date +%s.%N)
-			fi
-		else
-			n=$(grep -ac '^ohv-fio job=' "$log")
-			if [ "$n" -gt "$seen" ]; then
-				now=$(date +%s.%N)
-				grep -a '^ohv-fio job=' "$log" | tr -d '\r' | sed -n "$((seen + 1)),${n}p" |
-					awk -v t="$(echo "$now - $t0" | bc)" '{ split($2, a, "="); print t, a[2] }' \
-					>>"$tmp/$v.marks"
-				seen=$n
-			fi
-			grep -aq 'ohv-result=' "$log" && break
-		fi
-		sleep 0.25
+	local n out="$(date +%s.%N)"
+	for n in $kvm_stats; do
+		out="$out $(cat /sys/kernel/debug/kvm/$n 2>/dev/null || echo 0)"
 	done
-	if [ -n "$pid" ]; then
-		kill -INT "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
+	echo "$out $(awk '$1 == "ctxt" { c = $2 } $1 == "cpu" { busy = $2 + $3 + $4 + $7 + $8;
+		tot = busy + $5 + $6 } END { print c, busy, tot }' /proc/stat)"
 }
 
-# Per job: events per second and per I/O (I/Os = IOPS x RUNTIME).
-perf_report()
+# Read the console of VMM V line by line (from tail -F, so nothing polls
+# beside the guest): a snapshot when the guest says fio starts
+# ("ohv-fio-disk=") and one as each job's line arrives.
+stats_watch()
+{
+	local v=$1 line j
+	: >"$tmp/$v.stats"
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		ohv-fio-disk=*) echo "start $(stats_snap)" >>"$tmp/$v.stats" ;;
+		"ohv-fio job="*)
+			j=${line#ohv-fio job=}
+			echo "${j%% *} $(stats_snap)" >>"$tmp/$v.stats" ;;
+		ohv-result=*) break ;;
+		esac
+	done
+}
+
+# Per job: counter deltas per I/O (I/Os = IOPS x RUNTIME), host CPU busy %.
+stats_report()
 {
 	local v=$1
-	[ -s "$tmp/$v.perf" ] && [ -s "$tmp/$v.marks" ] || { echo "# $v: no host event counts"; return; }
-	awk -v v="$v" -v rt="$runtime" '
-	FILENAME ~ /marks$/ { mt[++nm] = $1; mj[nm] = $2; next }
+	[ "$(wc -l <"$tmp/$v.stats")" -ge 2 ] || { echo "# $v: no host counters"; return; }
+	awk -v v="$v" -v rt="$runtime" -v names="$kvm_stats ctxsw" '
 	FILENAME ~ /results$/ { if ($1 == v) { split($2, a, "="); split($3, b, "="); iops[a[2]] = b[2] } next }
-	/^#/ || split($0, f, ",") < 4 { next }
-	{
-		t = f[1] - 0.125; ev = f[4]; sub(/^[a-z]+:/, "", ev)
-		if (!(ev in evseen)) { evseen[ev] = 1; evs[++ne] = ev }
-		for (k = 1; k <= nm; k++) if (t <= mt[k]) { c[mj[k], ev] += f[2]; break }
-	}
+	{ nr++; job[nr] = $1; for (i = 2; i <= NF; i++) x[nr, i] = $i; nf = NF }
 	END {
-		printf "# %s host events per I/O while each job ran (system-wide, %s)\n", v, "250 ms intervals"
-		printf "# %-18s %10s", "job", "I/Os"
-		for (e = 1; e <= ne; e++) printf " %16s", evs[e]
-		printf "\n"
-		for (k = 1; k <= nm; k++) {
-			j = mj[k]; n = iops[j] * rt
-			printf "# %-18s %10d", j, n
-			for (e = 1; e <= ne; e++) printf " %16s", n ? sprintf("%.2f", c[j, evs[e]] / n) : "-"
-			printf "\n"
+		nn = split(names, nm, " ")
+		printf "# %s host counters per I/O while each job ran (KVM counters; \"-\": the VM was gone)\n", v
+		printf "# %-18s %8s", "job", "I/Os"
+		for (k = 1; k <= nn; k++) { w[k] = length(nm[k]) > 6 ? length(nm[k]) : 6; printf " %*s", w[k], nm[k] }
+		printf " %9s\n", "host-cpu"
+		for (r = 2; r <= nr; r++) {
+			n = iops[job[r]] * rt
+			printf "# %-18s %8d", job[r], n
+			# KVM sums live VMs only: after the guest powered off they drop.
+			bad = 0
+			for (k = 1; k <= nn; k++) if (x[r, k + 2] < x[r - 1, k + 2]) bad = 1
+			for (k = 1; k <= nn; k++) {
+				d = x[r, k + 2] - x[r - 1, k + 2]
+				printf " %*s", w[k], n && !bad ? sprintf("%.2f", d / n) : "-"
+			}
+			busy = x[r, nf - 1] - x[r - 1, nf - 1]; tot = x[r, nf] - x[r - 1, nf]
+			printf " %8s%%\n", tot ? sprintf("%.0f", 100 * busy / tot) : "-"
 		}
-	}' "$tmp/$v.marks" "$tmp/results" "$tmp/$v.perf"
+	}' "$tmp/results" "$tmp/$v.stats"
 }
 
 run_vmm()
@@ -158,12 +153,15 @@ run_vmm()
 		 -kernel "$kernel" -initrd "$initrd"
 		 -drive "file=$root,format=raw,if=none,id=root,cache=writeback"
 		 -device virtio-blk-pci,drive=root)
-	local bin=$openhv watcher=
+	local bin=$openhv watcher= tailer=
 	[ "$v" = openhv-alt ] && bin=$alt
-	rm -f "$tmp/$v.vmm-done"
 	: >"$log"
-	if [ -n "$perf_on" ]; then
-		perf_watch "$v" "$log" &
+	if [ -n "$stats_on" ]; then
+		rm -f "$tmp/$v.fifo"
+		mkfifo "$tmp/$v.fifo"
+		tail -s 0.2 -n +1 -F "$log" 2>/dev/null >"$tmp/$v.fifo" &
+		tailer=$!
+		stats_watch "$v" <"$tmp/$v.fifo" &
 		watcher=$!
 	fi
 	case $v in
@@ -187,8 +185,9 @@ run_vmm()
 	esac
 	local rc=$?
 	if [ -n "$watcher" ]; then
-		touch "$tmp/$v.vmm-done"
-		wait "$watcher"
+		sleep 1   # tail -F polls the file every second at worst
+		kill "$tailer" 2>/dev/null
+		wait "$tailer" "$watcher" 2>/dev/null
 	fi
 	if ! grep -q 'ohv-result=pass' "$log"; then
 		echo "# $v: no result (exit $rc); last lines of its console:"
@@ -198,7 +197,7 @@ run_vmm()
 	grep -a '^ohv-fio-disk=' "$log" | tr -d '\r' | sed "s/^/# $v: /"
 	grep -a '^ohv-fio ' "$log" | tr -d '\r' | sed "s/^ohv-fio /$v /" | tee -a "$tmp/results" |
 		sed 's/^/# /'
-	[ -z "$perf_on" ] || perf_report "$v"
+	[ -z "$stats_on" ] || stats_report "$v"
 }
 
 : >"$tmp/results"

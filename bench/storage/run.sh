@@ -8,7 +8,7 @@
 #
 # usage: bench/storage/run.sh [RUNTIME_SEC] [CPUS] [MEMORY_MIB]
 # Environment: OPENHV_BUILD (build dir, default build), OHV_BENCH_VMMS
-# (subset of "openhv qemu-blk qemu-scsi qemu-blk-wb"), OHV_BENCH_OPENHV_ALT, OHV_BENCH_PERF
+# (subset of "openhv qemu-blk qemu-scsi qemu-blk-wb"), OHV_BENCH_OPENHV_ALT, OHV_BENCH_STATS
 # (see bench_storage.sh), OPENHV_EHOST_LOCK.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
