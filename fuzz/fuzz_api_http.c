@@ -47,6 +47,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				free(cfg);
 			}
 			(void)api_stop_decode(req.body, req.content_length, &t, &err);
+			{
+				struct api_disk d;
+
+				if (api_disk_decode(req.body, req.content_length, &d, &err) == 0 &&
+				    (d.path[0] != '/' || !memchr(d.path, '\0', sizeof(d.path))))
+					abort();   /* only absolute, terminated paths get through */
+			}
 		}
 	}
 	free(buf);

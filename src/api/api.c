@@ -223,8 +223,8 @@ static bool seg_eq(const char *p, size_t n, const char *lit)
 
 int api_route_parse(const char *target, size_t len, struct api_route *r, struct api_error *e)
 {
-	const char *seg[4];
-	size_t seglen[4];
+	const char *seg[5];
+	size_t seglen[5];
 	unsigned int nseg = 0;
 	size_t i = 0;
 
@@ -286,6 +286,29 @@ int api_route_parse(const char *target, size_t len, struct api_route *r, struct 
 		r->kind = API_R_VM;
 		return 0;
 	}
+	if (seg_eq(seg[3], seglen[3], "disks")) {
+		unsigned int lun = 0;
+
+		if (nseg == 4) {
+			r->kind = API_R_VM_DISKS;
+			return 0;
+		}
+		/* A LUN: 1 to 3 decimal digits, below 256. */
+		if (seglen[4] < 1 || seglen[4] > 3)
+			return api_fail(e, API_E_NOT_FOUND, "no such disk: give its LUN (0-255)");
+		for (size_t k = 0; k < seglen[4]; k++) {
+			if (seg[4][k] < '0' || seg[4][k] > '9')
+				return api_fail(e, API_E_NOT_FOUND, "no such disk: give its LUN (0-255)");
+			lun = lun * 10 + (unsigned int)(seg[4][k] - '0');
+		}
+		if (lun > 255)
+			return api_fail(e, API_E_NOT_FOUND, "no such disk: give its LUN (0-255)");
+		r->kind = API_R_VM_DISK;
+		r->lun = lun;
+		return 0;
+	}
+	if (nseg > 4)
+		return api_fail(e, API_E_NOT_FOUND, "no such API path");
 	if (seg_eq(seg[3], seglen[3], "guest")) {
 		r->kind = API_R_VM_GUEST;
 		return 0;

@@ -187,6 +187,9 @@ char *api_event_encode(const char *event, const char *vm, enum api_vm_state stat
 /* Optional body of POST .../stop: {"timeout_sec": N}; empty body = defaults. */
 int api_stop_decode(const char *json, size_t len, unsigned int *timeout_sec, struct api_error *e);
 
+/* Body of POST .../disks: {"path": "/abs/image", "readonly": bool}. */
+int api_disk_decode(const char *json, size_t len, struct api_disk *d, struct api_error *e);
+
 /* ---- Routes ---- */
 
 enum api_route_kind {
@@ -195,6 +198,8 @@ enum api_route_kind {
 	API_R_VM_ACTION,    /* /v1/vms/{name}/{action} POST */
 	API_R_VM_GUEST,     /* /v1/vms/{name}/guest    GET */
 	API_R_VM_CONSOLE,   /* /v1/vms/{name}/console  POST (upgrade to a raw byte stream) */
+	API_R_VM_DISKS,     /* /v1/vms/{name}/disks    POST (hot-add a disk to a running VM) */
+	API_R_VM_DISK,      /* /v1/vms/{name}/disks/{lun} DELETE (hot-remove) */
 	API_R_EVENTS,       /* /v1/events              GET (streamed, one JSON per line) */
 	API_R_VERSION,      /* /v1/version             GET */
 };
@@ -203,6 +208,7 @@ struct api_route {
 	enum api_route_kind kind;
 	char name[API_NAME_MAX + 1];
 	enum api_action action;
+	unsigned int lun;       /* API_R_VM_DISK */
 };
 
 /*

@@ -586,6 +586,22 @@ char *api_event_encode(const char *event, const char *vm, enum api_vm_state stat
 	return dup_json(o);
 }
 
+int api_disk_decode(const char *json, size_t len, struct api_disk *d, struct api_error *e)
+{
+	struct json_object *obj;
+	int r;
+
+	r = parse_object(json, len, &obj, e);
+	if (r)
+		return r;
+	r = decode_disk(obj, 0, d, e);
+	json_object_put(obj);
+	if (!r && !path_ok(d->path))
+		r = api_fail(e, API_E_BAD_REQUEST, "path must be an absolute path without control "
+			     "characters");
+	return r;
+}
+
 int api_stop_decode(const char *json, size_t len, unsigned int *timeout_sec, struct api_error *e)
 {
 	struct json_object *obj;

@@ -124,7 +124,7 @@ int ctl_decode(const uint8_t *pkt, size_t len, struct ctl_msg *m)
 			return -EBADMSG;
 		break;
 	case CTL_CMD:
-		if (m->u.cmd.cmd < CTL_CMD_PAUSE || m->u.cmd.cmd > CTL_CMD_PING)
+		if (m->u.cmd.cmd < CTL_CMD_PAUSE || m->u.cmd.cmd > CTL_CMD__LAST)
 			return -EBADMSG;
 		break;
 	case CTL_REPLY:

@@ -14,7 +14,9 @@
  *
  * Integration services: CTL_CAP_* bits announce what the worker can do; with
  * CTL_CAP_SHUTDOWN_IC a CMD_STOP first asks the guest to shut down and only
- * hard-stops after timeout_ms; CMD_GUEST_INFO returns heartbeat/KVP as JSON.
+ * hard-stops after the grace period; CMD_GUEST_INFO returns heartbeat/KVP as
+ * JSON. With CTL_CAP_DISK_HOTPLUG, CMD_DISK_ADD (the image's descriptor rides
+ * along in SCM_RIGHTS) answers "lun=N" and CMD_DISK_REMOVE takes a LUN.
  */
 #ifndef OPENHV_API_CTL_PROTO_H
 #define OPENHV_API_CTL_PROTO_H
@@ -111,6 +113,7 @@ _Static_assert(sizeof(struct ctl_hdr_wire) + sizeof(struct ctl_setup_wire) + 204
 #define CTL_CAP_SHUTDOWN_IC (1u << 0)
 #define CTL_CAP_HEARTBEAT (1u << 1)
 #define CTL_CAP_KVP (1u << 2)
+#define CTL_CAP_DISK_HOTPLUG (1u << 3)
 #define CTL_CAP_SANDBOXED (1u << 8)
 
 struct ctl_hello_wire {
@@ -162,12 +165,19 @@ enum ctl_cmd {
 	CTL_CMD_HARD_STOP = 4,
 	CTL_CMD_GUEST_INFO = 5,
 	CTL_CMD_PING = 6,
+	CTL_CMD_DISK_ADD = 7,   /* one disk descriptor in SCM_RIGHTS; text: its label */
+	CTL_CMD_DISK_REMOVE = 8,
+	CTL_CMD__LAST = CTL_CMD_DISK_REMOVE,
 };
 
 struct ctl_cmd_wire {
 	uint64_t seq;
 	uint32_t cmd;
-	uint32_t timeout_ms;    /* CMD_STOP: grace period before the hard stop */
+	/*
+	 * CMD_STOP: grace period in ms before the hard stop; CMD_DISK_ADD:
+	 * CTL_DISK_F_* flags; CMD_DISK_REMOVE: the LUN; otherwise 0.
+	 */
+	uint32_t arg;
 };
 _Static_assert(sizeof(struct ctl_cmd_wire) == 16, "ctl cmd size");
 

@@ -912,6 +912,87 @@ static int do_console(const char *name)
 	return x;
 }
 
+/* openhv vm disk list NAME | add NAME PATH [--readonly] | remove NAME LUN */
+static int do_disk(int in_argc, char **in_argv)
+{
+	char *argv[8];
+	int argc = 0;
+
+	for (int k = 0; k < in_argc; k++)
+		if (strcmp(in_argv[k], "--json") && argc < (int)ARRAY_SIZE(argv))
+			argv[argc++] = in_argv[k];
+	if (argc == (int)ARRAY_SIZE(argv)) {
+		log_err("too many arguments; see 'openhv vm --help'");
+		return EXIT_USAGE;
+	}
+	const char *sub = argc > 1 ? argv[1] : NULL, *name = argc > 2 ? argv[2] : NULL;
+	char path[128];
+	struct resp r;
+	int x;
+
+	if (!sub || !name || name[0] == '-') {
+		log_err("usage: openhv vm disk list NAME | add NAME PATH [--readonly] | remove NAME LUN");
+		return EXIT_USAGE;
+	}
+	if (!check_name(name))
+		return EXIT_USAGE;
+	if (!strcmp(sub, "list") && argc == 3) {
+		snprintf(path, sizeof(path), "/v1/vms/%s/disks", name);
+		x = call("GET", path, NULL, &r);
+	} else if (!strcmp(sub, "add") && (argc == 4 || (argc == 5 && (!strcmp(argv[4], "--readonly") ||
+									   !strcmp(argv[4], "--ro"))))) {
+		struct json_object *o = json_object_new_object();
+		char *p = abs_path(argv[3]);
+
+		if (!o) {
+			free(p);
+			return EXIT_FAIL;
+		}
+		json_object_object_add(o, "path", json_object_new_string(p ? p : argv[3]));
+		json_object_object_add(o, "readonly", json_object_new_boolean(argc == 5));
+		free(p);
+		snprintf(path, sizeof(path), "/v1/vms/%s/disks", name);
+		x = call("POST", path, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								      JSON_C_TO_STRING_NOSLASHESCAPE), &r);
+		json_object_put(o);
+	} else if (!strcmp(sub, "remove") && argc == 4) {
+		char *end;
+		unsigned long lun = strtoul(argv[3], &end, 10);
+
+		if (!argv[3][0] || *end || lun > 255) {
+			log_err("'%s' is not a LUN: give a number from 0 to 255 ('openhv vm disk list %s' "
+				"shows them)", argv[3], name);
+			return EXIT_USAGE;
+		}
+		snprintf(path, sizeof(path), "/v1/vms/%s/disks/%lu", name, lun);
+		x = call("DELETE", path, NULL, &r);
+	} else {
+		log_err("usage: openhv vm disk list NAME | add NAME PATH [--readonly] | remove NAME LUN");
+		return EXIT_USAGE;
+	}
+	if (x)
+		return x;
+	if (r.status != 200) {
+		x = report_error(&r);
+		resp_free(&r);
+		return x;
+	}
+	if (opt_json || strcmp(sub, "add")) {
+		fwrite(r.body, 1, r.body_len, stdout);
+	} else {
+		struct json_object *o = json_tokener_parse(r.body);
+		struct json_object *l = NULL;
+
+		if (o && json_object_object_get_ex(o, "lun", &l))
+			printf("attached %s to VM %s as LUN %d\n", argv[3], name, json_object_get_int(l));
+		else
+			fwrite(r.body, 1, r.body_len, stdout);
+		json_object_put(o);
+	}
+	resp_free(&r);
+	return EXIT_OK;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -927,6 +1008,9 @@ static void usage(FILE *f)
 		"  pause NAME | resume NAME        (these wait for the new state unless --no-wait)\n"
 		"  console NAME                    attach to the serial console (Ctrl-] detaches)\n"
 		"  guest NAME                      integration-service status and KVP pairs (JSON)\n"
+		"  disk list NAME                  the VM's disks (with their LUNs while it runs)\n"
+		"  disk add NAME PATH [--readonly] hot-add a disk to the running VM (kept in its config)\n"
+		"  disk remove NAME LUN            hot-remove the disk at LUN from the running VM\n"
 		"  events                          print state changes as they happen (JSON lines)\n"
 		"\n"
 		"The service socket is --socket, else $OPENHV_SOCKET, else /run/openhv/openhvd.sock.\n"
@@ -978,6 +1062,8 @@ int cmd_vm(int argc, char **argv)
 		return do_create_edit(argc, argv, true);
 	if (!strcmp(cmd, "edit"))
 		return do_create_edit(argc, argv, false);
+	if (!strcmp(cmd, "disk"))
+		return do_disk(argc, argv);
 	if (!strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "kill") ||
 	    !strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "restart"))
 		return do_action(argc, argv, cmd);

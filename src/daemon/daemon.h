@@ -62,6 +62,10 @@ struct vm {
 	unsigned int bad_msgs;
 	bool removed;               /* deleted; freed after the current epoll batch */
 	struct vm *next_dead;
+	uint8_t disk_lun[API_MAX_DISKS]; /* while running: the LUN of each cfg.disks entry */
+	bool disk_op;               /* a hot-add/remove is with the worker (one at a time) */
+	struct api_disk disk_adding;  /* the disk of that hot-add */
+	unsigned int disk_removing;   /* the LUN of that hot-remove */
 	struct vm_req *reqs;        /* commands sent, awaiting their reply (oldest first) */
 	unsigned int n_reqs;
 	struct ep_tag ctl_tag, pid_tag;
@@ -112,6 +116,9 @@ int vm_spawn(struct vm *vm, struct api_error *e);
  */
 int vm_command_async(struct vm *vm, uint32_t cmd, uint32_t timeout_ms, vm_reply_fn fn,
 		     void *opaque, char *msg, size_t msglen);
+/* Same with a text tail and, when fd >= 0, that descriptor in SCM_RIGHTS (CMD_DISK_ADD). */
+int vm_command_async_fd(struct vm *vm, uint32_t cmd, uint32_t arg, const char *text, int fd,
+			vm_reply_fn fn, void *opaque, char *msg, size_t msglen);
 /* Forget opaque (a client that went away): its answers still update the VM, with opaque NULL. */
 void vm_cancel_requests(const void *opaque);
 int vm_kill(struct vm *vm, const char *why);

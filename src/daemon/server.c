@@ -18,10 +18,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <json-c/json.h>
+
 #include "api/http.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "daemon/daemon.h"
+#include "daemon/devices.h"
 
 #define CLIENT_IN_MAX (HTTP_MAX_HEAD + API_MAX_BODY)
 #define CLIENT_OUT_MAX (1u << 20)
@@ -589,6 +592,211 @@ static void handle_guest(struct client *c, struct vm *vm)
 		wait_for_worker(c, API_ACT__COUNT);
 }
 
+/* ---- disk hot-plug ---- */
+
+static bool vm_live(const struct vm *vm)
+{
+	return vm->st.state == VM_STATE_RUNNING || vm->st.state == VM_STATE_PAUSED;
+}
+
+static void respond_disks(struct client *c, const struct vm *vm)
+{
+	struct json_object *a = json_object_new_array();
+	const char *s;
+
+	if (!a) {
+		respond_fail(c, API_E_INTERNAL, "out of memory");
+		return;
+	}
+	for (unsigned int i = 0; i < vm->cfg.n_disks; i++) {
+		struct json_object *o = json_object_new_object();
+
+		if (!o)
+			break;
+		if (vm_live(vm))
+			json_object_object_add(o, "lun", json_object_new_int(vm->disk_lun[i]));
+		json_object_object_add(o, "path", json_object_new_string(vm->cfg.disks[i].path));
+		json_object_object_add(o, "readonly", json_object_new_boolean(vm->cfg.disks[i].readonly));
+		json_object_array_add(a, o);
+	}
+	s = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	respond_raw(c, 200, NULL, s);
+	json_object_put(a);
+}
+
+static void save_disks(struct vm *vm)
+{
+	int r = store_save(&D.store, &vm->cfg);
+
+	if (r)
+		log_warn("VM %s: the disk change is live but could not be saved: %s; it is lost "
+			 "when the service restarts", vm->cfg.name, strerror(-r));
+}
+
+/* The worker's answer to CMD_DISK_ADD ("lun=N"); c is NULL if the client left. */
+static void on_disk_add_reply(void *opaque, struct vm *vm, int result, const char *msg)
+{
+	struct client *c = opaque;
+	unsigned int lun = 0, n = vm->cfg.n_disks;
+	char body[API_PATH_MAX + 96];
+
+	vm->disk_op = false;
+	if (!result && (sscanf(msg, "lun=%u", &lun) != 1 || lun > 255 || n >= API_MAX_DISKS))
+		result = -EPROTO;
+	if (result) {
+		if (c)
+			respond_fail(c, result == -EOPNOTSUPP ? API_E_UNSUPPORTED :
+				     result == -ETIMEDOUT || result == -ENOTCONN ? API_E_UNAVAILABLE :
+				     result == -EPROTO ? API_E_INTERNAL : API_E_CONFLICT,
+				     "cannot hot-add '%s': %s", vm->disk_adding.path,
+				     result == -EPROTO ? "the worker gave a malformed answer" : msg);
+		return;
+	}
+	/* Live now: the VM's configuration keeps it for the next start too. */
+	vm->cfg.disks[n] = vm->disk_adding;
+	vm->disk_lun[n] = (uint8_t)lun;
+	vm->cfg.n_disks = n + 1;
+	save_disks(vm);
+	log_info("VM %s: disk %s hot-added as LUN %u", vm->cfg.name, vm->disk_adding.path, lun);
+	if (c) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "lun", json_object_new_int((int)lun));
+		json_object_object_add(o, "path", json_object_new_string(vm->disk_adding.path));
+		json_object_object_add(o, "readonly", json_object_new_boolean(vm->disk_adding.readonly));
+		snprintf(body, sizeof(body), "%s",
+			 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+		respond_raw(c, 200, NULL, body);
+	}
+}
+
+static void handle_disk_add(struct client *c, struct vm *vm, const struct http_request *req)
+{
+	struct ctl_disk_wire w;
+	struct api_error e;
+	struct api_disk d;
+	char msg[256];
+	int fd, r;
+
+	if (api_disk_decode(req->body, req->content_length, &d, &e)) {
+		respond_err(c, &e);
+		return;
+	}
+	if (!vm_live(vm)) {
+		respond_fail(c, API_E_CONFLICT, "VM '%s' is %s; hot-add needs a running VM (add the "
+			     "disk to a stopped VM with 'openhv vm edit')", vm->cfg.name,
+			     api_state_name(vm->st.state));
+		return;
+	}
+	if (!(vm->st.caps & CTL_CAP_DISK_HOTPLUG)) {
+		respond_fail(c, API_E_UNSUPPORTED, "VM '%s' runs an engine that cannot hot-plug disks",
+			     vm->cfg.name);
+		return;
+	}
+	if (vm->disk_op) {
+		respond_fail(c, API_E_CONFLICT, "VM '%s' has a disk change in progress; try again",
+			     vm->cfg.name);
+		return;
+	}
+	if (vm->cfg.n_disks >= API_MAX_DISKS) {
+		respond_fail(c, API_E_CONFLICT, "VM '%s' has %u disks, the most it can have; remove "
+			     "one first", vm->cfg.name, vm->cfg.n_disks);
+		return;
+	}
+	for (unsigned int i = 0; i < vm->cfg.n_disks; i++) {
+		if (!strcmp(vm->cfg.disks[i].path, d.path)) {
+			respond_fail(c, API_E_CONFLICT, "'%s' is attached to VM '%s' already (LUN %u)",
+				     d.path, vm->cfg.name, vm->disk_lun[i]);
+			return;
+		}
+	}
+	/* Opened and checked here, exactly as at start; the worker gets the descriptor. */
+	fd = dev_open_disk(&d, vm->cfg.n_disks, &w, &e);
+	if (fd < 0) {
+		respond_err(c, &e);
+		return;
+	}
+	vm->disk_adding = d;
+	vm->disk_op = true;
+	r = vm_command_async_fd(vm, CTL_CMD_DISK_ADD, w.flags, w.label, fd, on_disk_add_reply, c,
+				msg, sizeof(msg));
+	close(fd);
+	if (r)
+		on_disk_add_reply(c, vm, r, msg);
+	else
+		wait_for_worker(c, API_ACT__COUNT);
+}
+
+static void on_disk_remove_reply(void *opaque, struct vm *vm, int result, const char *msg)
+{
+	struct client *c = opaque;
+	unsigned int lun = vm->disk_removing, i;
+
+	vm->disk_op = false;
+	if (result) {
+		if (c)
+			respond_fail(c, result == -ENOENT ? API_E_NOT_FOUND :
+				     result == -EOPNOTSUPP ? API_E_UNSUPPORTED :
+				     result == -ETIMEDOUT || result == -ENOTCONN ? API_E_UNAVAILABLE :
+				     API_E_CONFLICT, "cannot remove LUN %u: %s", lun, msg);
+		return;
+	}
+	for (i = 0; i < vm->cfg.n_disks && vm->disk_lun[i] != lun; i++)
+		;
+	if (i < vm->cfg.n_disks) {
+		log_info("VM %s: disk %s (LUN %u) hot-removed", vm->cfg.name, vm->cfg.disks[i].path,
+			 lun);
+		memmove(&vm->cfg.disks[i], &vm->cfg.disks[i + 1],
+			(vm->cfg.n_disks - i - 1) * sizeof(vm->cfg.disks[0]));
+		memmove(&vm->disk_lun[i], &vm->disk_lun[i + 1], vm->cfg.n_disks - i - 1);
+		vm->cfg.n_disks--;
+		save_disks(vm);
+	}
+	if (c)
+		respond_disks(c, vm);
+}
+
+static void handle_disk_remove(struct client *c, struct vm *vm, unsigned int lun)
+{
+	char msg[256];
+	unsigned int i;
+	int r;
+
+	if (!vm_live(vm)) {
+		respond_fail(c, API_E_CONFLICT, "VM '%s' is %s; hot-remove needs a running VM "
+			     "(edit a stopped VM's disks with 'openhv vm edit')", vm->cfg.name,
+			     api_state_name(vm->st.state));
+		return;
+	}
+	if (!(vm->st.caps & CTL_CAP_DISK_HOTPLUG)) {
+		respond_fail(c, API_E_UNSUPPORTED, "VM '%s' runs an engine that cannot hot-plug disks",
+			     vm->cfg.name);
+		return;
+	}
+	if (vm->disk_op) {
+		respond_fail(c, API_E_CONFLICT, "VM '%s' has a disk change in progress; try again",
+			     vm->cfg.name);
+		return;
+	}
+	for (i = 0; i < vm->cfg.n_disks && vm->disk_lun[i] != lun; i++)
+		;
+	if (i == vm->cfg.n_disks) {
+		respond_fail(c, API_E_NOT_FOUND, "VM '%s' has no disk at LUN %u; 'openhv vm disk list "
+			     "%s' shows them", vm->cfg.name, lun, vm->cfg.name);
+		return;
+	}
+	vm->disk_removing = lun;
+	vm->disk_op = true;
+	r = vm_command_async_fd(vm, CTL_CMD_DISK_REMOVE, lun, NULL, -1, on_disk_remove_reply, c,
+				msg, sizeof(msg));
+	if (r)
+		on_disk_remove_reply(c, vm, r, msg);
+	else
+		wait_for_worker(c, API_ACT__COUNT);
+}
+
 static void handle_console(struct client *c, struct vm *vm, const struct http_request *req)
 {
 	const struct http_header *up = http_find_header(req, "upgrade");
@@ -713,6 +921,22 @@ static void handle_request(struct client *c, const struct http_request *req)
 	case API_R_VM_CONSOLE:
 		if (method_is(req, HTTP_POST)) {
 			handle_console(c, vm, req);
+			return;
+		}
+		break;
+	case API_R_VM_DISKS:
+		if (method_is(req, HTTP_GET)) {
+			respond_disks(c, vm);
+			return;
+		}
+		if (method_is(req, HTTP_POST)) {
+			handle_disk_add(c, vm, req);
+			return;
+		}
+		break;
+	case API_R_VM_DISK:
+		if (method_is(req, HTTP_DELETE)) {
+			handle_disk_remove(c, vm, r.lun);
 			return;
 		}
 		break;

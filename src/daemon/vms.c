@@ -252,6 +252,8 @@ int vm_spawn(struct vm *vm, struct api_error *e)
 	pid_t pid;
 
 #define ADD_FD(f, role) do { fds[n] = (f); roles[n] = (role); n++; } while (0)
+	for (unsigned int i = 0; i < API_MAX_DISKS; i++)
+		vm->disk_lun[i] = (uint8_t)i;   /* configured disks are LUN 0, 1, ... in order */
 	fd = open_input("kernel", vm->cfg.kernel, O_RDONLY, e);
 	if (fd < 0)
 		return fd;
@@ -436,13 +438,20 @@ void vm_cancel_requests(const void *opaque)
 				q->opaque = NULL;   /* fn still updates the VM's state */
 }
 
-int vm_command_async(struct vm *vm, uint32_t cmd, uint32_t timeout_ms, vm_reply_fn fn,
-		     void *opaque, char *msg, size_t msglen)
+int vm_command_async_fd(struct vm *vm, uint32_t cmd, uint32_t arg, const char *text, int fd,
+			vm_reply_fn fn, void *opaque, char *msg, size_t msglen)
 {
-	struct ctl_cmd_wire c = { .seq = vm->seq + 1, .cmd = cmd, .timeout_ms = timeout_ms };
+	struct ctl_cmd_wire c = { .seq = vm->seq + 1, .cmd = cmd, .arg = arg };
 	struct vm_req *q, **pp;
-	uint8_t pkt[64];
-	int len = ctl_encode(CTL_CMD, &c, sizeof(c), NULL, 0, pkt, sizeof(pkt));
+	uint8_t pkt[CTL_MAX_PACKET];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { .iov_base = pkt };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int len = ctl_encode(CTL_CMD, &c, sizeof(c), text, text ? strlen(text) : 0, pkt,
+			     sizeof(pkt));
 
 	if (vm->ctl_fd < 0 || len < 0) {
 		snprintf(msg, msglen, "the worker is not connected");
@@ -458,8 +467,21 @@ int vm_command_async(struct vm *vm, uint32_t cmd, uint32_t timeout_ms, vm_reply_
 		snprintf(msg, msglen, "out of memory");
 		return -ENOMEM;
 	}
+	iov.iov_len = (size_t)len;
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
 	/* Never block here: a worker that stopped reading fills its socket buffer. */
-	if (send(vm->ctl_fd, pkt, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) != len) {
+	if (sendmsg(vm->ctl_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != len) {
 		int r = -errno;
 
 		free(q);
@@ -477,6 +499,12 @@ int vm_command_async(struct vm *vm, uint32_t cmd, uint32_t timeout_ms, vm_reply_
 	*pp = q;
 	vm->n_reqs++;
 	return 0;
+}
+
+int vm_command_async(struct vm *vm, uint32_t cmd, uint32_t timeout_ms, vm_reply_fn fn,
+		     void *opaque, char *msg, size_t msglen)
+{
+	return vm_command_async_fd(vm, cmd, timeout_ms, NULL, -1, fn, opaque, msg, msglen);
 }
 
 static void on_reply(struct vm *vm, const struct ctl_msg *m)
@@ -597,7 +625,7 @@ void vm_on_ctl(struct vm *vm)
 static int command_sync(struct vm *vm, uint32_t cmd, uint32_t timeout_ms, char *msg,
 			size_t msglen)
 {
-	struct ctl_cmd_wire c = { .seq = ++vm->seq, .cmd = cmd, .timeout_ms = timeout_ms };
+	struct ctl_cmd_wire c = { .seq = ++vm->seq, .cmd = cmd, .arg = timeout_ms };
 	uint8_t pkt[64];
 	static struct ctl_msg m;
 	uint64_t deadline = now_ns() + (uint64_t)VM_CMD_TIMEOUT_MS * 1000000ULL;

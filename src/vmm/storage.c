@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * Storage attachment for a VM: one synthetic SCSI controller (storvsp) on
- * VMBus with each configured disk as a LUN (0, 1, ... in command-line order)
- * at path 0, target 0.
+ * VMBus with each configured disk as a LUN at path 0, target 0. The disk
+ * table is indexed by LUN (0, 1, ... in command-line order; a slot whose path
+ * is NULL is empty), and disks can be added to and removed from a running
+ * controller (vm_storage_hot_add/vm_storage_hot_remove).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "base/log.h"
+#include "base/util.h"
 #include "vmm/vm_devices.h"
 #include "vsp/storvsp/storvsp.h"
 #include "vsp/storvsp/storvsp_blk.h"
@@ -19,22 +22,22 @@ static const uint8_t storage_instance[16] = { 0x6f, 0x68, 0x76, 0x00, 0x73, 0x63
 
 struct vm_storage {
 	struct storvsp *sv;
-	struct storvsp_blk *blk[VM_MAX_DISKS];
-	unsigned int n;
+	struct storvsp_blk *blk[VM_MAX_DISKS];   /* by LUN; NULL = empty */
 };
 
 int vm_storage_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_disk_config *disks,
-		      unsigned int n, struct vm_storage **ret, char *err, size_t errlen)
+		      unsigned int n, bool always, struct vm_storage **ret, char *err,
+		      size_t errlen)
 {
 	struct vm_storage *st;
 	int r;
 
 	*ret = NULL;
-	if (!n)
+	if (!n && !always)
 		return 0;
 	if (n > VM_MAX_DISKS || n > STORVSP_MAX_LUNS) {
 		snprintf(err, errlen, "too many disks (%u); at most %u are supported", n,
-			 (unsigned int)STORVSP_MAX_LUNS);
+			 (unsigned int)MIN(VM_MAX_DISKS, STORVSP_MAX_LUNS));
 		return -EINVAL;
 	}
 	st = calloc(1, sizeof(*st));
@@ -48,12 +51,13 @@ int vm_storage_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_d
 		goto fail;
 	}
 	for (unsigned int i = 0; i < n; i++) {
+		if (!disks[i].path)
+			continue;   /* an empty slot (a disk removed while the VM ran) */
 		/* fd >= 0 is dup()ed on every build (a guest reboot rebuilds the VM). */
 		r = storvsp_blk_open(disks[i].path, disks[i].fd, disks[i].read_only, disks[i].dvd,
 				     &st->blk[i], err, errlen);
 		if (r)
 			goto fail;
-		st->n = i + 1;
 		r = storvsp_add_lun(st->sv, (uint8_t)i, storvsp_blk_disk(st->blk[i]));
 		if (r) {
 			snprintf(err, errlen, "disk '%s': cannot attach as LUN %u", disks[i].path, i);
@@ -72,14 +76,56 @@ fail:
 	return r;
 }
 
+int vm_storage_hot_add(struct vm_storage *st, unsigned int lun, const struct vm_disk_config *d,
+		       char *err, size_t errlen)
+{
+	int r;
+
+	if (lun >= VM_MAX_DISKS || lun >= STORVSP_MAX_LUNS || st->blk[lun])
+		return errf(err, errlen, -EEXIST, "LUN %u is not free", lun);
+	r = storvsp_blk_open(d->path, d->fd, d->read_only, d->dvd, &st->blk[lun], err, errlen);
+	if (r)
+		return r;
+	r = storvsp_add_lun(st->sv, (uint8_t)lun, storvsp_blk_disk(st->blk[lun]));
+	if (r) {
+		(void)storvsp_blk_close(st->blk[lun]);
+		st->blk[lun] = NULL;
+		return errf(err, errlen, r, "disk '%s': cannot attach as LUN %u", d->path, lun);
+	}
+	log_info("storage: disk '%s' hot-added as LUN %u", d->path, lun);
+	return 0;
+}
+
+int vm_storage_hot_remove(struct vm_storage *st, unsigned int lun, char *err, size_t errlen)
+{
+	int r;
+
+	if (lun >= VM_MAX_DISKS || lun >= STORVSP_MAX_LUNS || !st->blk[lun])
+		return errf(err, errlen, -ENOENT, "there is no disk at LUN %u", lun);
+	r = storvsp_remove_lun(st->sv, (uint8_t)lun, NULL);
+	if (r)
+		return errf(err, errlen, r, "cannot detach LUN %u (error %d)", lun, r);
+	/* Nothing of the disk is in flight any more: flush and close it. */
+	r = storvsp_blk_close(st->blk[lun]);
+	st->blk[lun] = NULL;
+	if (r)
+		log_warn("storage: closing the disk at LUN %u failed: error %d; the image may need "
+			 "a check", lun, r);
+	log_info("storage: LUN %u hot-removed", lun);
+	return 0;
+}
+
 void vm_storage_free(struct vm_storage *st)
 {
 	if (!st)
 		return;
 	storvsp_free(st->sv);
-	for (unsigned int i = 0; i < st->n; i++) {
-		int r = storvsp_blk_close(st->blk[i]);
+	for (unsigned int i = 0; i < VM_MAX_DISKS; i++) {
+		int r;
 
+		if (!st->blk[i])
+			continue;
+		r = storvsp_blk_close(st->blk[i]);
 		if (r)
 			log_warn("storage: closing disk %u failed: error %d; the image may need a check", i, r);
 	}

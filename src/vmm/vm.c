@@ -47,6 +47,16 @@
 struct vm {
 	struct vm_config cfg;
 	char *kernel_path, *initrd_path, *cmdline, *name;
+	/*
+	 * The disks by LUN, what every build attaches: the configured ones, then
+	 * hot-added ones; a removed disk leaves an empty slot (path NULL).
+	 * Paths are ours; fds of configured disks are the caller's, those of
+	 * hot-added disks are our dups (disk_own_fd).
+	 */
+	struct vm_disk_config disks[VM_MAX_DISKS];
+	char *disk_path[VM_MAX_DISKS];
+	bool disk_own_fd[VM_MAX_DISKS];
+	unsigned int n_disk_slots;
 	int kvm_fd;
 	bool own_kvm_fd;
 	int kernel_fd, initrd_fd;  /* kept open so a guest reboot reloads the same files */
@@ -518,8 +528,9 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 				goto err;
 			}
 		}
-		r = vm_storage_attach(vm_hyperv_vmbus(vm->hyperv), vm->gm, vm->cfg.disks,
-				      vm->cfg.n_disks, &vm->storage, err, errlen);
+		r = vm_storage_attach(vm_hyperv_vmbus(vm->hyperv), vm->gm, vm->disks,
+				      vm->n_disk_slots, vm->cfg.scsi_controller, &vm->storage, err,
+				      errlen);
 		r = r ?: vm_network_attach(vm_hyperv_vmbus(vm->hyperv), vm->gm, vm->cfg.nics,
 					   vm->cfg.n_nics, &vm->network, err, errlen);
 		if (r)
@@ -560,6 +571,17 @@ int vm_create(const struct vm_config *cfg, struct vm **ret_vm, char *err, size_t
 	vm->cfg.initrd_path = vm->initrd_path;
 	vm->cfg.cmdline = vm->cmdline;
 	vm->cfg.name = vm->name;
+	for (unsigned int i = 0; i < cfg->n_disks && i < VM_MAX_DISKS; i++) {
+		vm->disks[i] = cfg->disks[i];
+		vm->disk_path[i] = xstrdup(cfg->disks[i].path ? cfg->disks[i].path : "(passed descriptor)");
+		if (!vm->disk_path[i]) {
+			r = errf(err, errlen, -ENOMEM, "out of memory");
+			goto err;
+		}
+		vm->disks[i].path = vm->disk_path[i];
+		vm->n_disk_slots = i + 1;
+	}
+	vm->cfg.disks = NULL;   /* the caller's array is not used after this */
 	cmos_init(&vm->rtc, cfg->rtc_offset_sec);
 
 	r = open_boot_inputs(cfg, &vm->kernel_fd, &vm->initrd_fd, err, errlen);
@@ -660,6 +682,115 @@ void vm_request_stop(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+/* ---- disk hot-add / hot-remove ------------------------------------------ */
+
+/* Device and inode of a disk slot's image (its fd, else its path). */
+static int disk_identity(const struct vm_disk_config *d, struct stat *st)
+{
+	if (d->fd >= 0)
+		return fstat(d->fd, st) ? -errno : 0;
+	return d->path && stat(d->path, st) == 0 ? 0 : -errno;
+}
+
+int vm_disk_add(struct vm *vm, const struct vm_disk_config *d, unsigned int *ret_lun, char *err,
+		size_t errlen)
+{
+	struct vm_disk_config slot;
+	struct stat st, other;
+	unsigned int lun;
+	int r, fd = -1;
+
+	if (!d || (!d->path && d->fd < 0))
+		return errf(err, errlen, -EINVAL, "no disk image given");
+	r = disk_identity(d, &st);
+	if (r)
+		return errf(err, errlen, r, "disk '%s': %s", d->path ? d->path : "(descriptor)",
+			    strerror(-r));
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->storage) {
+		r = errf(err, errlen, -ENODEV, "this VM has no SCSI controller (it started without "
+			 "disks); start it with a disk, or with the controller enabled, to hot-add");
+		goto out;
+	}
+	for (lun = 0; lun < vm->n_disk_slots; lun++) {
+		if (vm->disks[lun].path && !disk_identity(&vm->disks[lun], &other) &&
+		    other.st_dev == st.st_dev && other.st_ino == st.st_ino) {
+			r = errf(err, errlen, -EEXIST, "disk '%s' is attached already, as LUN %u",
+				 d->path ? d->path : "(descriptor)", lun);
+			goto out;
+		}
+	}
+	for (lun = 0; lun < VM_MAX_DISKS && vm->disks[lun].path; lun++)
+		;
+	if (lun >= VM_MAX_DISKS) {
+		r = errf(err, errlen, -ENOSPC, "every one of the %u LUNs is taken; remove a disk first",
+			 (unsigned int)VM_MAX_DISKS);
+		goto out;
+	}
+	slot = *d;
+	if (d->fd >= 0) {
+		fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0) {
+			r = errf(err, errlen, -errno, "cannot keep the disk's descriptor: %s",
+				 strerror(errno));
+			goto out;
+		}
+		slot.fd = fd;
+	}
+	vm->disk_path[lun] = xstrdup(d->path ? d->path : "(passed descriptor)");
+	if (!vm->disk_path[lun]) {
+		r = errf(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	slot.path = vm->disk_path[lun];
+	r = vm_storage_hot_add(vm->storage, lun, &slot, err, errlen);
+	if (r) {
+		free(vm->disk_path[lun]);
+		vm->disk_path[lun] = NULL;
+		goto out;
+	}
+	vm->disks[lun] = slot;
+	vm->disk_own_fd[lun] = fd >= 0;
+	fd = -1;
+	if (lun + 1 > vm->n_disk_slots)
+		vm->n_disk_slots = lun + 1;
+	*ret_lun = lun;
+out:
+	pthread_mutex_unlock(&vm->lock);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int vm_disk_remove(struct vm *vm, unsigned int lun, char *err, size_t errlen)
+{
+	int r;
+
+	pthread_mutex_lock(&vm->lock);
+	if (lun >= vm->n_disk_slots || !vm->disks[lun].path) {
+		r = errf(err, errlen, -ENOENT, "there is no disk at LUN %u", lun);
+		goto out;
+	}
+	if (!vm->storage) {
+		r = errf(err, errlen, -ENODEV, "this VM has no SCSI controller");
+		goto out;
+	}
+	r = vm_storage_hot_remove(vm->storage, lun, err, errlen);
+	if (r)
+		goto out;
+	if (vm->disk_own_fd[lun] && vm->disks[lun].fd >= 0)
+		close(vm->disks[lun].fd);
+	free(vm->disk_path[lun]);
+	vm->disk_path[lun] = NULL;
+	vm->disk_own_fd[lun] = false;
+	vm_disk_config_init(&vm->disks[lun]);
+	while (vm->n_disk_slots && !vm->disks[vm->n_disk_slots - 1].path)
+		vm->n_disk_slots--;
+out:
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
 int vm_pause(struct vm *vm)
 {
 	return vm->part ? part_pause(vm->part) : -ESRCH;
@@ -738,6 +869,11 @@ void vm_destroy(struct vm *vm)
 		close(vm->kernel_fd);
 	if (vm->initrd_fd >= 0)
 		close(vm->initrd_fd);
+	for (unsigned int i = 0; i < VM_MAX_DISKS; i++) {
+		if (vm->disk_own_fd[i] && vm->disks[i].fd >= 0)
+			close(vm->disks[i].fd);
+		free(vm->disk_path[i]);
+	}
 	free(vm->kernel_path);
 	free(vm->initrd_path);
 	free(vm->cmdline);

@@ -55,8 +55,9 @@ struct vm_config {
 	int kvm_fd;               /* an open /dev/kvm, or -1 to open it */
 	bool hyperv;              /* Hyper-V enlightenments, VMBus, integration services (default on) */
 	const char *const *kvp;   /* host KVP pairs "KEY=VALUE" pushed to the guest; NULL-terminated or NULL */
-	const struct vm_disk_config *disks; /* n_disks entries (needs hyperv) */
+	const struct vm_disk_config *disks; /* n_disks entries, LUN 0.. (needs hyperv) */
 	unsigned int n_disks;
+	bool scsi_controller;     /* offer the SCSI controller even with no disks (hot-add) */
 	const struct vm_nic_config *nics;   /* n_nics entries (needs hyperv) */
 	unsigned int n_nics;
 };
@@ -116,6 +117,22 @@ int vm_guest_info(struct vm *vm, struct vm_guest_info *ret);
 /* Guest-reported KVP values (ic.h struct ic_kvp_entry); returns the count or -errno. */
 struct ic_kvp_entry;
 int vm_guest_kvp_list(struct vm *vm, struct ic_kvp_entry *out, size_t max);
+
+/*
+ * Hot-add a disk to the running VM's SCSI controller at the lowest free LUN
+ * (returned in *ret_lun); the guest re-scans and sees it. d->fd >= 0 is
+ * dup()ed and kept by the VM (a guest reboot keeps the disk); d->path names
+ * it (and is opened when fd is -1). -ENODEV: the VM has no SCSI controller
+ * (no disks at start and no scsi_controller); -EEXIST: that image is attached
+ * already; -ENOSPC: every LUN is taken. err gets one line for people.
+ */
+int vm_disk_add(struct vm *vm, const struct vm_disk_config *d, unsigned int *ret_lun, char *err,
+		size_t errlen);
+/*
+ * Hot-remove the disk at lun: the guest is told, requests in flight finish,
+ * the image is flushed and closed. -ENOENT when no disk is there.
+ */
+int vm_disk_remove(struct vm *vm, unsigned int lun, char *err, size_t errlen);
 
 /* Pause and resume all virtual processors. */
 int vm_pause(struct vm *vm);

@@ -8,6 +8,7 @@
 #ifndef OPENHV_VMM_VM_DEVICES_H
 #define OPENHV_VMM_VM_DEVICES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "gm/gm.h"
@@ -22,9 +23,19 @@ int vm_devices_check(const struct vm_disk_config *disks, unsigned int n_disks,
 		     const struct vm_nic_config *nics, unsigned int n_nics, char *err,
 		     size_t errlen);
 
-/* n == 0 attaches nothing and sets *ret to NULL. */
+/*
+ * The SCSI controller with disks[i] at LUN i (entries with a NULL path are
+ * empty slots). n == 0 without `always` attaches nothing and sets *ret to
+ * NULL; with `always` an empty controller is offered (disks hot-added later).
+ */
 int vm_storage_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_disk_config *disks,
-		      unsigned int n, struct vm_storage **ret, char *err, size_t errlen);
+		      unsigned int n, bool always, struct vm_storage **ret, char *err,
+		      size_t errlen);
+/* Open d and attach it at a free lun of a running controller; the guest re-scans. */
+int vm_storage_hot_add(struct vm_storage *st, unsigned int lun, const struct vm_disk_config *d,
+		       char *err, size_t errlen);
+/* Detach lun (waits for its requests in flight), then flush and close its disk. */
+int vm_storage_hot_remove(struct vm_storage *st, unsigned int lun, char *err, size_t errlen);
 void vm_storage_free(struct vm_storage *st);
 
 int vm_network_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_nic_config *nics,

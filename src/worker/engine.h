@@ -68,6 +68,14 @@ struct engine_ops {
 	int (*resume)(struct engine *e);
 	/* Guest integration-service status as a JSON object (at most len bytes); NULL if none. */
 	int (*guest_info)(struct engine *e, char *json, size_t len);
+	/*
+	 * Hot-plug (NULL if the engine cannot): add d (the engine dup()s its fd)
+	 * at a free LUN returned in *lun, or remove the disk at lun. err gets one
+	 * line for people on failure.
+	 */
+	int (*disk_add)(struct engine *e, const struct engine_disk *d, unsigned int *lun, char *err,
+			size_t errlen);
+	int (*disk_remove)(struct engine *e, unsigned int lun, char *err, size_t errlen);
 	/* Block until the VM ends; fills detail. */
 	enum ctl_exit_kind (*wait)(struct engine *e, char *detail, size_t len);
 	void (*destroy)(struct engine *e);

@@ -81,6 +81,8 @@ static int vme_create(const struct engine_params *p, struct engine **ret, char *
 	cfg.console_in_fd = p->console_in_fd;
 	cfg.console_out_fd = p->console_out_fd;
 	cfg.kvm_fd = p->kvm_fd;
+	/* Like a Hyper-V VM, always a SCSI controller: disks can be hot-added. */
+	cfg.scsi_controller = true;
 	r = vm_config_check(&cfg, err, errlen);
 	if (!r)
 		r = vm_create(&cfg, &e->vm, err, errlen);
@@ -175,6 +177,24 @@ static int vme_resume(struct engine *e)
 	return vm_resume(e->vm);
 }
 
+static int vme_disk_add(struct engine *e, const struct engine_disk *d, unsigned int *lun, char *err,
+			size_t errlen)
+{
+	struct vm_disk_config dc;
+
+	vm_disk_config_init(&dc);
+	dc.path = d->label;     /* names the image in messages; the descriptor is what is used */
+	dc.fd = d->fd;
+	dc.read_only = d->read_only || d->dvd;
+	dc.dvd = d->dvd;
+	return vm_disk_add(e->vm, &dc, lun, err, errlen);
+}
+
+static int vme_disk_remove(struct engine *e, unsigned int lun, char *err, size_t errlen)
+{
+	return vm_disk_remove(e->vm, lun, err, errlen);
+}
+
 static enum ctl_exit_kind vme_wait(struct engine *e, char *detail, size_t len)
 {
 	enum vm_exit x = vm_wait(e->vm);
@@ -207,7 +227,7 @@ static void vme_destroy(struct engine *e)
 const struct engine_ops engine_vm_ops = {
 	.name = "vm",
 	/* The worker can ask; whether the guest answers is known per request. */
-	.caps = CTL_CAP_SHUTDOWN_IC | CTL_CAP_HEARTBEAT | CTL_CAP_KVP,
+	.caps = CTL_CAP_SHUTDOWN_IC | CTL_CAP_HEARTBEAT | CTL_CAP_KVP | CTL_CAP_DISK_HOTPLUG,
 	.create = vme_create,
 	.start = vme_start,
 	.request_stop = vme_request_stop,
@@ -215,6 +235,8 @@ const struct engine_ops engine_vm_ops = {
 	.guest_info = vme_guest_info,
 	.pause = vme_pause,
 	.resume = vme_resume,
+	.disk_add = vme_disk_add,
+	.disk_remove = vme_disk_remove,
 	.wait = vme_wait,
 	.destroy = vme_destroy,
 };

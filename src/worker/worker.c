@@ -176,6 +176,46 @@ static void pump_console(void)
 	}
 }
 
+/* CMD_DISK_ADD / CMD_DISK_REMOVE: hot-plug on the engine's SCSI controller. */
+static void handle_disk_cmd(const struct ctl_cmd_wire *c, const char *label, int *fd)
+{
+	char msg[256];
+	unsigned int lun = 0;
+	int r;
+
+	if (!W.ops->disk_add || !W.ops->disk_remove) {
+		send_reply(c->seq, -EOPNOTSUPP, "this VM engine cannot hot-plug disks");
+		return;
+	}
+	if (W.state != VM_STATE_RUNNING && W.state != VM_STATE_PAUSED) {
+		send_reply(c->seq, -EBUSY, "the VM is not running");
+		return;
+	}
+	if (c->cmd == CTL_CMD_DISK_REMOVE) {
+		r = W.ops->disk_remove(W.eng, c->arg, msg, sizeof(msg));
+		send_reply(c->seq, r, r ? msg : "removed");
+		return;
+	}
+	if (*fd < 0 || (c->arg & ~CTL_DISK_F__ALL) || !label[0]) {
+		send_reply(c->seq, -EINVAL, "a disk to add needs its descriptor, a label and "
+			   "known flags");
+		return;
+	}
+	{
+		struct engine_disk d = { .fd = *fd, .label = label,
+					 .read_only = c->arg & CTL_DISK_F_RDONLY,
+					 .dvd = c->arg & CTL_DISK_F_DVD };
+
+		r = W.ops->disk_add(W.eng, &d, &lun, msg, sizeof(msg));
+	}
+	/* The engine dup()ed what it keeps. */
+	close(*fd);
+	*fd = -1;
+	if (!r)
+		snprintf(msg, sizeof(msg), "lun=%u", lun);
+	send_reply(c->seq, r, msg);
+}
+
 static void handle_cmd(const struct ctl_cmd_wire *c)
 {
 	int r;
@@ -208,13 +248,13 @@ static void handle_cmd(const struct ctl_cmd_wire *c)
 		const char *why = "hard stop (the guest shutdown integration service is not "
 				  "available)";
 
-		if (c->timeout_ms == 0) {
+		if (c->arg == 0) {
 			why = "hard stop (no grace period requested)";
 		} else if (W.ops->request_shutdown && W.state == VM_STATE_RUNNING) {
 			r = W.ops->request_shutdown(W.eng);
 			if (r == 0) {
 				W.shutdown_deadline_ns = now_ns() +
-							 (uint64_t)c->timeout_ms * 1000000ULL;
+							 (uint64_t)c->arg * 1000000ULL;
 				W.state = VM_STATE_STOPPING;
 				send_reply(c->seq, 0, "guest shutdown requested; hard stop if it has "
 					   "not ended in time");
@@ -253,7 +293,15 @@ static void handle_ctl(void)
 {
 	uint8_t pkt[CTL_MAX_PACKET];
 	static struct ctl_msg m;
-	ssize_t n = recv(W.ctl_fd, pkt, sizeof(pkt), MSG_DONTWAIT);
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { .iov_base = pkt, .iov_len = sizeof(pkt) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+			     .msg_controllen = sizeof(cbuf.buf) };
+	int fds[4], n_fds = 0;
+	ssize_t n = recvmsg(W.ctl_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -262,21 +310,41 @@ static void handle_ctl(void)
 		W.ctl_fd = -1;
 		return;
 	}
+	/* Only CMD_DISK_ADD carries a descriptor; every other one is closed unused. */
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			size_t cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < cnt && n_fds < 4; i++)
+				memcpy(&fds[n_fds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+		}
+	}
 	if (ctl_decode(pkt, (size_t)n, &m)) {
 		log_warn("ignoring a malformed control message");
-		return;
+	} else if (m.type == CTL_CMD && (m.u.cmd.cmd == CTL_CMD_DISK_ADD ||
+					   m.u.cmd.cmd == CTL_CMD_DISK_REMOVE)) {
+		int fd = n_fds == 1 && m.u.cmd.cmd == CTL_CMD_DISK_ADD ? fds[0] : -1;
+
+		if (fd >= 0)
+			n_fds = 0;
+		handle_disk_cmd(&m.u.cmd, m.text, &fd);
+		if (fd >= 0)
+			close(fd);
+	} else {
+		switch (m.type) {
+		case CTL_CMD:
+			handle_cmd(&m.u.cmd);
+			break;
+		case CTL_INPUT:
+			if (m.text_len && W.con_in_w >= 0)
+				(void)!write(W.con_in_w, m.text, m.text_len);
+			break;
+		default:
+			log_warn("ignoring an unexpected control message (type %u)", (unsigned)m.type);
+		}
 	}
-	switch (m.type) {
-	case CTL_CMD:
-		handle_cmd(&m.u.cmd);
-		break;
-	case CTL_INPUT:
-		if (m.text_len && W.con_in_w >= 0)
-			(void)!write(W.con_in_w, m.text, m.text_len);
-		break;
-	default:
-		log_warn("ignoring an unexpected control message (type %u)", (unsigned)m.type);
-	}
+	for (int i = 0; i < n_fds; i++)
+		close(fds[i]);
 }
 
 static void accept_service(void)

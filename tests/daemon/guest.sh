@@ -144,6 +144,48 @@ EOS
 	check "g4 pings the host over the TAP openhvd passed" grep -q "ohv-ping=ok" "$T_DIR/g4n.con"
 fi
 
+# 4b. Disk hot-add and hot-remove on the running g4: the service opens the
+#     image and passes it to the sealed worker, the guest's storvsc re-scans
+#     and sees a third disk, data goes both ways; removal makes the guest drop
+#     it while the VM keeps running; the VM's stored config follows.
+HOT="$T_DIR/g4-hot.img"
+truncate -s 32M "$HOT"
+printf 'ohv-hot-marker-host' | dd of="$HOT" conv=notrunc 2>/dev/null
+expect_rc 0 "hot-add a disk to running g4" vm disk add g4 "$HOT"
+diag "hot-add: $(cat "$T_DIR/out")"
+check "the hot-added disk is LUN 2" grep -q "LUN 2" "$T_DIR/out"
+con g4 45 "$T_DIR/g4h.con" <<'EOS'
+h=; i=0; while [ $i -lt 80 ]; do for d in /sys/block/sd*; do [ "$(cat $d/size)" = 65536 ] && h=${d##*/}; done; [ -n "$h" ] && break; sleep 0.5; i=$((i+1)); done; echo "ohv-hot=$h waited=$i"
+echo "ohv-read=$(dd if=/dev/$h bs=512 count=1 2>/dev/null | head -c 19)"
+echo ohv-hot-guest-write | dd of=/dev/$h bs=512 seek=16 conv=fsync 2>/dev/null; echo "ohv-hot-dd-rc=$?"
+EOS
+tr -d '\r' <"$T_DIR/g4h.con" | grep "^ohv-" | sed 's/^/# g4: /'
+HOTDEV=$(tr -d '\r' <"$T_DIR/g4h.con" | sed -n 's/^ohv-hot=\(sd[a-z]*\) .*/\1/p' | tail -n 1)
+check "the guest sees the hot-added disk (32 MiB)" test -n "$HOTDEV"
+check "the guest reads the host's data from it" grep -q "ohv-read=ohv-hot-marker-host" "$T_DIR/g4h.con"
+check "the guest's write lands in the hot-added image" \
+	out_has ohv-hot-guest-write dd if="$HOT" bs=512 skip=16 count=1
+check "the VM's config keeps the hot-added disk" grep -q "g4-hot.img" <<<"$(vm show --json g4)"
+expect_rc 0 "list g4's disks" vm disk list g4
+check "the list shows LUN 2 with its path" grep -q '"lun":2,"path":"[^"]*g4-hot.img"' "$T_DIR/out"
+expect_rc 4 "removing a LUN that does not exist is refused" vm disk remove g4 9
+expect_rc 0 "hot-remove LUN 2 from g4" vm disk remove g4 2
+if [ -n "$HOTDEV" ]; then
+	sed "s/@DEV@/$HOTDEV/" >"$T_DIR/g4r.in" <<'EOS'
+i=0; while [ -e /sys/block/@DEV@ ] && [ $i -lt 80 ]; do sleep 0.5; i=$((i+1)); done; [ -e /sys/block/@DEV@ ] && echo ohv-gone=no || echo ohv-gone=yes waited=$i
+echo "ohv-left=$(ls /sys/block | grep sd | tr '\n' ' ')"
+EOS
+	con g4 45 "$T_DIR/g4r.con" <"$T_DIR/g4r.in"
+	tr -d '\r' <"$T_DIR/g4r.con" | grep "^ohv-" | sed 's/^/# g4: /'
+	check "the guest dropped the removed disk" grep -q "ohv-gone=yes" "$T_DIR/g4r.con"
+	check "the other two disks stay" grep -q "ohv-left=sda sdb" "$T_DIR/g4r.con"
+fi
+check "g4 keeps running after the hot-remove" test "$(vm_state g4)" = running
+check "the VM's config no longer has the removed disk" \
+	bash -c '! grep -q "g4-hot.img" <<<"$1"' _ "$(vm show --json g4)"
+check "the removed image is intact on the host" \
+	out_has ohv-hot-marker-host dd if="$HOT" bs=512 count=1
+
 # 5. Several real guests at once; kill -9 of one worker: that VM is crashed
 #    with a reason, the others keep running and answer on their consoles,
 #    the service answers, and the crashed VM starts again.

@@ -74,6 +74,7 @@ struct storvsp {
 	uint64_t reset_ids[STORVSP_RESETS_MAX];
 	struct vstor_packet_wire reset_vp[STORVSP_RESETS_MAX];
 	unsigned int n_resets;
+	bool rescan_due;              /* ENUMERATE_BUS waits for ring space */
 	struct storvsp_stats st;
 };
 
@@ -122,17 +123,92 @@ int storvsp_new(struct vmbus_server *srv, const struct gm *gm, struct storvsp **
 	return 0;
 }
 
-int storvsp_add_lun(struct storvsp *sv, uint8_t lun, struct scsi_disk *disk)
+static void sv_rebuild_lun_list(struct storvsp *sv)
 {
-	if (!disk || lun >= STORVSP_MAX_LUNS || sv->dev)
-		return -EINVAL;
-	if (sv->luns[lun])
-		return -EEXIST;
-	sv->luns[lun] = disk;
 	sv->n_luns = 0;
 	for (unsigned int i = 0; i < STORVSP_MAX_LUNS; i++)
 		if (sv->luns[i])
 			sv->lun_list[sv->n_luns++] = (uint8_t)i;
+}
+
+static void sv_send_rescan(struct storvsp *sv);
+
+int storvsp_add_lun(struct storvsp *sv, uint8_t lun, struct scsi_disk *disk)
+{
+	int r = 0;
+
+	if (!disk || lun >= STORVSP_MAX_LUNS)
+		return -EINVAL;
+	vmbus_server_lock(sv->srv);
+	if (sv->luns[lun]) {
+		r = -EEXIST;
+	} else {
+		sv->luns[lun] = disk;
+		sv_rebuild_lun_list(sv);
+		if (sv->dev)
+			sv_send_rescan(sv);
+	}
+	vmbus_server_unlock(sv->srv);
+	return r;
+}
+
+bool storvsp_has_lun(struct storvsp *sv, uint8_t lun)
+{
+	bool has;
+
+	if (lun >= STORVSP_MAX_LUNS)
+		return false;
+	vmbus_server_lock(sv->srv);
+	has = sv->luns[lun] != NULL;
+	vmbus_server_unlock(sv->srv);
+	return has;
+}
+
+/* Requests to disk still in an asynchronous back-end. Server lock held. */
+static unsigned int sv_disk_in_flight(struct storvsp *sv, const struct scsi_disk *disk)
+{
+	unsigned int n = 0;
+
+	if (!sv->in_flight)
+		return 0;
+	/* A slot names its disk only while it is in use (see sv_io_done). */
+	for (unsigned int i = 0; i < STORVSP_AIO_SLOTS; i++)
+		if (sv->slots[i].disk == disk)
+			n++;
+	return n;
+}
+
+int storvsp_remove_lun(struct storvsp *sv, uint8_t lun, struct scsi_disk **ret)
+{
+	struct scsi_disk *disk;
+	unsigned int n;
+
+	if (ret)
+		*ret = NULL;
+	if (lun >= STORVSP_MAX_LUNS)
+		return -EINVAL;
+	vmbus_server_lock(sv->srv);
+	disk = sv->luns[lun];
+	if (!disk) {
+		vmbus_server_unlock(sv->srv);
+		return -ENOENT;
+	}
+	sv->luns[lun] = NULL;
+	sv_rebuild_lun_list(sv);
+	if (sv->dev)
+		sv_send_rescan(sv);
+	vmbus_server_unlock(sv->srv);
+	/* Requests already in the back-end still finish (and complete to the guest). */
+	for (;;) {
+		vmbus_server_lock(sv->srv);
+		n = sv_disk_in_flight(sv, disk);
+		vmbus_server_unlock(sv->srv);
+		if (!n)
+			break;
+		usleep(1000);
+	}
+	if (ret)
+		*ret = disk;
 	return 0;
 }
 
@@ -197,6 +273,7 @@ static int sv_on_open(struct vmbus_chan *chan, const uint8_t userdata[120])
 	sv->version = 0;
 	sv->n_pending = 0;
 	sv->n_resets = 0;
+	sv->rescan_due = false;
 	sv->gen++;
 	return 0;
 }
@@ -233,12 +310,41 @@ static void sv_flush_pending(struct storvsp *sv)
 	sv->n_pending -= done;
 }
 
+/*
+ * Tell a ready guest its LUNs changed: an unsolicited in-band packet with
+ * trans_id 0 and operation ENUMERATE_BUS (storvsc queues a host re-scan).
+ * A guest still initialising scans everything anyway after END_INIT, and a
+ * full ring defers the packet until the guest reads. Server lock held.
+ */
+static void sv_send_rescan(struct storvsp *sv)
+{
+	struct vstor_packet_wire vp;
+	int r;
+
+	if (!sv->chan || sv->state != SV_READY) {
+		sv->rescan_due = false;
+		return;
+	}
+	memset(&vp, 0, sizeof(vp));
+	vp.operation = VSTOR_OP_ENUMERATE_BUS;
+	vp.status = VSTOR_STATUS_SUCCESS;
+	r = sv->n_pending ? -EAGAIN : vmbus_chan_send(sv->chan, VMBUS_PKT_DATA_INBAND, 0, 0, &vp,
+						      sizeof(vp));
+	sv->rescan_due = r == -EAGAIN;
+	if (!r)
+		sv->st.rescans++;
+	else if (r != -EAGAIN)
+		sv->st.send_failed++;
+}
+
 static void sv_on_writable(struct vmbus_chan *chan)
 {
 	struct storvsp *sv = vmbus_chan_ctx(chan);
 
 	if (sv->chan)
 		sv_flush_pending(sv);
+	if (sv->chan && sv->rescan_due && !sv->n_pending)
+		sv_send_rescan(sv);
 }
 
 static void sv_complete(struct storvsp *sv, uint64_t trans_id, struct vstor_packet_wire *vp)
@@ -379,6 +485,7 @@ static void sv_io_done(struct scsi_io *io, int result)
 		sv->st.srb_errors++;
 	if (q->want_completion && q->gen == sv->gen)
 		sv_complete(sv, q->trans_id, &q->vp);
+	q->disk = NULL;
 	q->next_free = sv->free_slots;
 	sv->free_slots = q;
 	sv->in_flight--;
@@ -467,6 +574,7 @@ static bool sv_execute_srb(struct storvsp *sv, const struct vmbus_pkt *pkt,
 		if (q->r.pending)
 			return true;
 		sv->in_flight--;
+		q->disk = NULL;
 		q->next_free = sv->free_slots;
 		sv->free_slots = q;
 		r = q->r;

@@ -6,12 +6,16 @@
  * sequence (BEGIN_INIT, protocol versions 0x0602/0x0600/0x0501,
  * QUERY_PROPERTIES, END_INIT), EXECUTE_SRB with GPA-direct data buffers and
  * the reset requests. Sub-channels are declined (max_channel_cnt = 0).
+ * Disks can be attached and detached while the guest runs (hot-add and
+ * hot-remove): the controller then sends the guest an unsolicited
+ * ENUMERATE_BUS packet, on which storvsc re-scans its LUNs (a TEST UNIT READY
+ * that a removed LUN answers with INVALID_LUN, then a REPORT LUNS scan).
  *
  * Threads: requests arrive in the VMBus callbacks on the event-loop thread.
  * Data commands the disk back-end takes asynchronously (io_uring) complete
  * from its reaper thread, which takes the VMBus server lock before touching
  * the controller; everything else finishes inside the callback. The LUN
- * table is fixed once storvsp_start() registered the device.
+ * table changes only under the server lock.
  *
  * SPEC: hyperv-guest-interface.md §6. SECURITY: every packet is a copy made
  * by the VMBus server; ranges and PFNs are validated and each data page is
@@ -20,6 +24,7 @@
 #ifndef OPENHV_STORVSP_H
 #define OPENHV_STORVSP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gm/gm.h"
@@ -33,14 +38,29 @@ extern const uint8_t storvsp_scsi_class_guid[16];
 
 struct storvsp_stats {
 	uint64_t requests, srbs, completions, bad_packets, send_failed, invalid_lun, srb_errors;
+	uint64_t rescans;   /* ENUMERATE_BUS packets sent (hot-add/remove) */
 };
 
 struct storvsp;
 
 /* A controller on srv; disks are added with storvsp_add_lun before start. */
 int storvsp_new(struct vmbus_server *srv, const struct gm *gm, struct storvsp **ret) MUST_CHECK;
-/* Attach disk (owned by the caller, must outlive the controller) as lun. */
+/*
+ * Attach disk (owned by the caller, kept until it is removed or the controller
+ * freed) as lun. Before storvsp_start this builds the initial table; after it
+ * the disk is hot-added and the guest told to re-scan. -EEXIST: lun taken.
+ */
 int storvsp_add_lun(struct storvsp *sv, uint8_t lun, struct scsi_disk *disk) MUST_CHECK;
+/*
+ * Hot-remove lun: new requests to it fail with INVALID_LUN, the guest is told
+ * to re-scan, and the call returns once no request to the disk is still in
+ * the back-end (host I/O always ends), so the caller may then close it.
+ * Returns the detached disk in *ret (may be NULL); -ENOENT: no such lun.
+ * Must not be called with the server lock held.
+ */
+int storvsp_remove_lun(struct storvsp *sv, uint8_t lun, struct scsi_disk **ret) MUST_CHECK;
+/* True when lun has a disk attached. */
+bool storvsp_has_lun(struct storvsp *sv, uint8_t lun);
 /* Register the device on VMBus with this instance GUID (offered to the guest). */
 int storvsp_start(struct storvsp *sv, const uint8_t instance_guid[16]) MUST_CHECK;
 /* Removes the device (rescind, close) and frees the controller. NULL ok. */

@@ -120,7 +120,7 @@ static void test_ctl_codec(void)
 	uint8_t pkt[CTL_MAX_PACKET];
 	static struct ctl_msg m;
 	struct ctl_exited_wire x = { .kind = CTL_EXIT_CRASH, .was_running = 1 };
-	struct ctl_cmd_wire c = { .seq = 7, .cmd = CTL_CMD_STOP, .timeout_ms = 3000 };
+	struct ctl_cmd_wire c = { .seq = 7, .cmd = CTL_CMD_STOP, .arg = 3000 };
 	struct ctl_hello_wire h = { .version = 1, .state = VM_STATE_RUNNING };
 	int n;
 

@@ -154,6 +154,19 @@ static void test_routes(void)
 	T_EXPECT_EQ(r.kind, API_R_VM_CONSOLE);
 	T_ASSERT_EQ(ROUTE("/v1/events"), 0);
 	T_EXPECT_EQ(r.kind, API_R_EVENTS);
+	T_ASSERT_EQ(ROUTE("/v1/vms/web1/disks"), 0);
+	T_EXPECT_EQ(r.kind, API_R_VM_DISKS);
+	T_ASSERT_EQ(ROUTE("/v1/vms/web1/disks/12"), 0);
+	T_EXPECT_EQ(r.kind, API_R_VM_DISK);
+	T_EXPECT_EQ(r.lun, 12);
+	T_ASSERT_EQ(ROUTE("/v1/vms/web1/disks/255/"), 0);
+	T_EXPECT_EQ(r.lun, 255);
+	T_EXPECT_EQ(ROUTE("/v1/vms/web1/disks/256"), -ENOENT);
+	T_EXPECT_EQ(ROUTE("/v1/vms/web1/disks/1000"), -ENOENT);
+	T_EXPECT_EQ(ROUTE("/v1/vms/web1/disks/-1"), -ENOENT);
+	T_EXPECT_EQ(ROUTE("/v1/vms/web1/disks/0x1"), -ENOENT);
+	T_EXPECT_EQ(ROUTE("/v1/vms/web1/disks/1/x"), -ENOENT);
+	T_EXPECT_EQ(ROUTE("/v1/vms/web1/guest/1"), -ENOENT);
 
 	T_EXPECT_EQ(ROUTE("/v2/vms"), -ENOENT);
 	T_EXPECT_EQ(ROUTE("/v1/vms/web1/edit"), -ENOENT);     /* edit is PATCH on the VM */

@@ -118,6 +118,75 @@ static void test_lun_scan(void)
 	svg_free(&g);
 }
 
+/* Hot-add and hot-remove while the guest runs: ENUMERATE_BUS is sent with
+ * trans_id 0, REPORT LUNS follows the table, a removed LUN answers
+ * INVALID_LUN (storvsc then drops it) and the disk comes back to the caller. */
+static void test_hot_add_remove(void)
+{
+	struct vstor_packet_wire c, n;
+	struct memdisk md;
+	struct scsi_disk *disk, *got = NULL;
+	struct scsi_disk_params p = { 0 };
+	static const uint8_t tur[6] = { 0 };
+	static const uint8_t rl[12] = { 0xA0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 };
+	struct storvsp_stats st;
+	uint64_t t = 99;
+
+	setup(1);
+	T_ASSERT_EQ(memdisk_init(&md, SIZE), 0);
+	p.size = SIZE;
+	p.block_size = 512;
+	T_ASSERT_EQ(scsi_disk_new(&p, &memdisk_ops, &md, &disk), 0);
+	T_EXPECT_EQ(storvsp_add_lun(g.sv, 0, disk), -EEXIST);
+	T_EXPECT(!storvsp_has_lun(g.sv, 3));
+	T_ASSERT_EQ(storvsp_add_lun(g.sv, 3, disk), 0);
+	T_EXPECT(storvsp_has_lun(g.sv, 3));
+	/* The unsolicited packet: in-band, trans_id 0, ENUMERATE_BUS. */
+	T_ASSERT_EQ(svg_read(&g, &n, &t), (int)sizeof(n));
+	T_EXPECT_EQ(t, 0);
+	T_EXPECT_EQ(n.operation, VSTOR_OP_ENUMERATE_BUS);
+	T_ASSERT_EQ(svg_srb(&g, 0, 0, 0, rl, 12, VSTOR_DATA_READ, 0, 256, &c), 0);
+	T_EXPECT_EQ(c.srb.data_transfer_length, 24);
+	T_EXPECT_EQ(g.buf[8 + 1], 0);
+	T_EXPECT_EQ(g.buf[8 + 8 + 1], 3);
+	T_ASSERT_EQ(svg_srb(&g, 0, 0, 3, tur, 6, VSTOR_DATA_NONE, 0, 0, &c), 0);
+	T_EXPECT_EQ(c.srb.srb_status, SRB_STATUS_SUCCESS);
+	/* Data reaches the hot-added disk. */
+	memset(g.buf, 0x5A, 512);
+	{
+		static const uint8_t w10[10] = { 0x2A, 0, 0, 0, 0, 7, 0, 0, 1, 0 };
+
+		T_ASSERT_EQ(svg_srb(&g, 0, 0, 3, w10, 10, VSTOR_DATA_WRITE, 0, 512, &c), 0);
+		T_EXPECT_EQ(c.srb.srb_status, SRB_STATUS_SUCCESS);
+		T_EXPECT_EQ(md.data[7 * 512], 0x5A);
+		T_EXPECT_EQ(g.md[0].data[7 * 512], 0);
+	}
+	/* Hot-remove: the guest is told, the LUN is gone, the disk comes back. */
+	T_EXPECT_EQ(storvsp_remove_lun(g.sv, 2, &got), -ENOENT);
+	T_ASSERT_EQ(storvsp_remove_lun(g.sv, 3, &got), 0);
+	T_EXPECT(got == disk);
+	T_ASSERT_EQ(svg_read(&g, &n, &t), (int)sizeof(n));
+	T_EXPECT_EQ(t, 0);
+	T_EXPECT_EQ(n.operation, VSTOR_OP_ENUMERATE_BUS);
+	T_ASSERT_EQ(svg_srb(&g, 0, 0, 3, tur, 6, VSTOR_DATA_NONE, 0, 0, &c), 0);
+	T_EXPECT_EQ(c.srb.srb_status, SRB_STATUS_INVALID_LUN);
+	T_ASSERT_EQ(svg_srb(&g, 0, 0, 0, rl, 12, VSTOR_DATA_READ, 0, 256, &c), 0);
+	T_EXPECT_EQ(c.srb.data_transfer_length, 16);
+	storvsp_get_stats(g.sv, &st);
+	T_EXPECT_EQ(st.rescans, 2);
+	/* Removing LUN 0 too leaves an empty controller that still answers. */
+	T_ASSERT_EQ(storvsp_remove_lun(g.sv, 0, &got), 0);
+	T_EXPECT(got == g.disk[0]);
+	T_ASSERT_EQ(svg_read(&g, &n, &t), (int)sizeof(n));
+	T_ASSERT_EQ(svg_srb(&g, 0, 0, 0, rl, 12, VSTOR_DATA_READ, 0, 256, &c), 0);
+	T_EXPECT_EQ(c.srb.data_transfer_length, 8);
+	T_ASSERT_EQ(svg_srb(&g, 0, 0, 0, inq36, 6, VSTOR_DATA_READ, 0, 36, &c), 0);
+	T_EXPECT_EQ(g.buf[0], 0x7F);
+	svg_free(&g);
+	scsi_disk_free(disk);
+	memdisk_fini(&md);
+}
+
 static void test_data_transfer_gpa_direct(void)
 {
 	struct vstor_packet_wire c;
@@ -304,6 +373,7 @@ static void test_ring_full_completions_are_kept(void)
 static const struct t_case cases[] = {
 	T_CASE(test_init_sequence),
 	T_CASE(test_lun_scan),
+	T_CASE(test_hot_add_remove),
 	T_CASE(test_data_transfer_gpa_direct),
 	T_CASE(test_check_condition_completion),
 	T_CASE(test_hostile_packets),
