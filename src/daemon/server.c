@@ -718,6 +718,21 @@ static void handle_disk_add(struct client *c, struct vm *vm, const struct http_r
 		respond_err(c, &e);
 		return;
 	}
+	/* The same file under another name (a link) is the same disk. */
+	{
+		struct stat nst, ost;
+
+		for (unsigned int i = 0; i < vm->cfg.n_disks && !fstat(fd, &nst); i++) {
+			if (!stat(vm->cfg.disks[i].path, &ost) && ost.st_dev == nst.st_dev &&
+			    ost.st_ino == nst.st_ino) {
+				close(fd);
+				respond_fail(c, API_E_CONFLICT, "'%s' is the same file as '%s', "
+					     "attached to VM '%s' already (LUN %u)", d.path,
+					     vm->cfg.disks[i].path, vm->cfg.name, vm->disk_lun[i]);
+				return;
+			}
+		}
+	}
 	vm->disk_adding = d;
 	vm->disk_op = true;
 	r = vm_command_async_fd(vm, CTL_CMD_DISK_ADD, w.flags, w.label, fd, on_disk_add_reply, c,

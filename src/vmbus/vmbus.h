@@ -163,6 +163,8 @@ struct vmbus_server *vmbus_chan_server(const struct vmbus_chan *chan);
  */
 int vmbus_dev_add_subchannels(struct vmbus_dev *dev, uint16_t count);
 uint16_t vmbus_chan_sub_index(const struct vmbus_chan *chan); /* 0 = primary */
+/* Sub-channels the device has now (reset to 0 when the guest disconnects). */
+uint16_t vmbus_dev_subchannel_count(struct vmbus_dev *dev);
 
 bool vmbus_server_connected(struct vmbus_server *srv);
 uint32_t vmbus_server_version(struct vmbus_server *srv);

@@ -1053,6 +1053,16 @@ int vmbus_dev_add_subchannels(struct vmbus_dev *dev, uint16_t count)
 	return made;
 }
 
+uint16_t vmbus_dev_subchannel_count(struct vmbus_dev *dev)
+{
+	uint16_t n;
+
+	srv_lock(dev->chan->srv);
+	n = dev->n_subs;
+	srv_unlock(dev->chan->srv);
+	return n;
+}
+
 uint16_t vmbus_chan_sub_index(const struct vmbus_chan *chan)
 {
 	return chan->sub_index;

@@ -26,8 +26,8 @@ struct vm_storage {
 };
 
 int vm_storage_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_disk_config *disks,
-		      unsigned int n, bool always, struct vm_storage **ret, char *err,
-		      size_t errlen)
+		      unsigned int n, bool always, unsigned int max_subchannels,
+		      struct vm_storage **ret, char *err, size_t errlen)
 {
 	struct vm_storage *st;
 	int r;
@@ -50,6 +50,7 @@ int vm_storage_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_d
 		snprintf(err, errlen, "cannot create the SCSI controller: out of memory");
 		goto fail;
 	}
+	storvsp_set_max_subchannels(st->sv, max_subchannels);
 	for (unsigned int i = 0; i < n; i++) {
 		if (!disks[i].path)
 			continue;   /* an empty slot (a disk removed while the VM ran) */

@@ -33,6 +33,7 @@
 #include "part/part.h"
 #include "vmm/hyperv.h"
 #include "vmm/vm_devices.h"
+#include "vsp/storvsp/storvsp.h"
 #include "vmbus/vmbus.h"
 #include "vsp/ic/ic.h"
 
@@ -50,13 +51,16 @@ struct vm {
 	/*
 	 * The disks by LUN, what every build attaches: the configured ones, then
 	 * hot-added ones; a removed disk leaves an empty slot (path NULL).
-	 * Paths are ours; fds of configured disks are the caller's, those of
-	 * hot-added disks are our dups (disk_own_fd).
+	 * Paths are ours, and so are the descriptors: a passed one is
+	 * duplicated at create (the caller, e.g. the sealed worker, closes its
+	 * own copy), and every build dup()s it again for the back-end.
 	 */
 	struct vm_disk_config disks[VM_MAX_DISKS];
 	char *disk_path[VM_MAX_DISKS];
 	bool disk_own_fd[VM_MAX_DISKS];
 	unsigned int n_disk_slots;
+	/* The NICs, with our own duplicate of each passed TAP descriptor. */
+	struct vm_nic_config nics[VM_MAX_NICS];
 	int kvm_fd;
 	bool own_kvm_fd;
 	int kernel_fd, initrd_fd;  /* kept open so a guest reboot reloads the same files */
@@ -443,6 +447,26 @@ static void unmap_file(struct mapped_file *m)
 	m->data = NULL;
 }
 
+/*
+ * Storage queues: one sub-channel per vCPU beyond the first (the guest asks
+ * for at most CPUs - 1), up to storvsp's limit. OPENHV_STORVSP_SUBCHANNELS=N
+ * sets another limit (0: primary channel only), for measurements.
+ */
+static unsigned int storage_subchannels(unsigned int cpus)
+{
+	const char *env = getenv("OPENHV_STORVSP_SUBCHANNELS");
+	unsigned int n = cpus > 1 ? cpus - 1 : 0;
+
+	if (env && *env) {
+		char *end;
+		unsigned long v = strtoul(env, &end, 10);
+
+		if (!*end)
+			n = (unsigned int)MIN(v, (unsigned long)n);
+	}
+	return MIN(n, STORVSP_MAX_SUBCHANNELS);
+}
+
 static int vm_build(struct vm *vm, char *err, size_t errlen)
 {
 	struct acpi_config acfg = {
@@ -529,8 +553,8 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 			}
 		}
 		r = vm_storage_attach(vm_hyperv_vmbus(vm->hyperv), vm->gm, vm->disks,
-				      vm->n_disk_slots, vm->cfg.scsi_controller, &vm->storage, err,
-				      errlen);
+				      vm->n_disk_slots, vm->cfg.scsi_controller,
+				      storage_subchannels(vm->cfg.cpus), &vm->storage, err, errlen);
 		r = r ?: vm_network_attach(vm_hyperv_vmbus(vm->hyperv), vm->gm, vm->cfg.nics,
 					   vm->cfg.n_nics, &vm->network, err, errlen);
 		if (r)
@@ -562,6 +586,10 @@ int vm_create(const struct vm_config *cfg, struct vm **ret_vm, char *err, size_t
 	vm->kvm_fd = -1;
 	vm->kernel_fd = vm->initrd_fd = -1;
 	vm->wake_pipe[0] = vm->wake_pipe[1] = -1;
+	for (unsigned int i = 0; i < VM_MAX_DISKS; i++)
+		vm_disk_config_init(&vm->disks[i]);
+	for (unsigned int i = 0; i < VM_MAX_NICS; i++)
+		vm_nic_config_init(&vm->nics[i]);
 	pthread_mutex_init(&vm->lock, NULL);
 	vm->kernel_path = xstrdup(cfg->kernel_path);
 	vm->initrd_path = xstrdup(cfg->initrd_path);
@@ -573,15 +601,38 @@ int vm_create(const struct vm_config *cfg, struct vm **ret_vm, char *err, size_t
 	vm->cfg.name = vm->name;
 	for (unsigned int i = 0; i < cfg->n_disks && i < VM_MAX_DISKS; i++) {
 		vm->disks[i] = cfg->disks[i];
+		vm->disks[i].fd = -1;
+		vm->n_disk_slots = i + 1;
 		vm->disk_path[i] = xstrdup(cfg->disks[i].path ? cfg->disks[i].path : "(passed descriptor)");
 		if (!vm->disk_path[i]) {
 			r = errf(err, errlen, -ENOMEM, "out of memory");
 			goto err;
 		}
 		vm->disks[i].path = vm->disk_path[i];
-		vm->n_disk_slots = i + 1;
+		if (cfg->disks[i].fd >= 0) {
+			vm->disks[i].fd = fcntl(cfg->disks[i].fd, F_DUPFD_CLOEXEC, 3);
+			if (vm->disks[i].fd < 0) {
+				r = errf(err, errlen, -errno, "disk '%s': cannot keep its descriptor: %s",
+					 vm->disk_path[i], strerror(errno));
+				goto err;
+			}
+			vm->disk_own_fd[i] = true;
+		}
 	}
 	vm->cfg.disks = NULL;   /* the caller's array is not used after this */
+	for (unsigned int i = 0; i < cfg->n_nics && i < VM_MAX_NICS; i++) {
+		vm->nics[i] = cfg->nics[i];   /* names stay the caller's (they outlive the VM) */
+		vm->nics[i].tap_fd = -1;
+		if (cfg->nics[i].tap_fd >= 0) {
+			vm->nics[i].tap_fd = fcntl(cfg->nics[i].tap_fd, F_DUPFD_CLOEXEC, 3);
+			if (vm->nics[i].tap_fd < 0) {
+				r = errf(err, errlen, -errno, "NIC %u: cannot keep its TAP descriptor: %s",
+					 i, strerror(errno));
+				goto err;
+			}
+		}
+	}
+	vm->cfg.nics = cfg->n_nics ? vm->nics : NULL;
 	cmos_init(&vm->rtc, cfg->rtc_offset_sec);
 
 	r = open_boot_inputs(cfg, &vm->kernel_fd, &vm->initrd_fd, err, errlen);
@@ -874,6 +925,9 @@ void vm_destroy(struct vm *vm)
 			close(vm->disks[i].fd);
 		free(vm->disk_path[i]);
 	}
+	for (unsigned int i = 0; i < VM_MAX_NICS; i++)
+		if (vm->nics[i].tap_fd >= 0)
+			close(vm->nics[i].tap_fd);
 	free(vm->kernel_path);
 	free(vm->initrd_path);
 	free(vm->cmdline);

@@ -27,10 +27,12 @@ int vm_devices_check(const struct vm_disk_config *disks, unsigned int n_disks,
  * The SCSI controller with disks[i] at LUN i (entries with a NULL path are
  * empty slots). n == 0 without `always` attaches nothing and sets *ret to
  * NULL; with `always` an empty controller is offered (disks hot-added later).
+ * max_subchannels: sub-channels (queues) the guest may ask for besides the
+ * primary channel.
  */
 int vm_storage_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_disk_config *disks,
-		      unsigned int n, bool always, struct vm_storage **ret, char *err,
-		      size_t errlen);
+		      unsigned int n, bool always, unsigned int max_subchannels,
+		      struct vm_storage **ret, char *err, size_t errlen);
 /* Open d and attach it at a free lun of a running controller; the guest re-scans. */
 int vm_storage_hot_add(struct vm_storage *st, unsigned int lun, const struct vm_disk_config *d,
 		       char *err, size_t errlen);

@@ -185,6 +185,16 @@ static int install_seccomp(void)
 	/* clone3 passes flags in memory the filter cannot see: make glibc fall back to clone. */
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	/*
+	 * fstat() of a descriptor: glibc issues newfstatat(fd, "", ...,
+	 * AT_EMPTY_PATH). Only with that flag; the path argument cannot be
+	 * seen by the filter, but the sealed worker's mount namespace has an
+	 * empty root, so a path names nothing. (Disk hot-add checks the image
+	 * it is passed.)
+	 */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
+				     SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH));
 	/* Thread names and reading no_new_privs / the bounding set only. */
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,

@@ -166,9 +166,38 @@ check "the guest reads the host's data from it" grep -q "ohv-read=ohv-hot-marker
 check "the guest's write lands in the hot-added image" \
 	out_has ohv-hot-guest-write dd if="$HOT" bs=512 skip=16 count=1
 check "the VM's config keeps the hot-added disk" grep -q "g4-hot.img" <<<"$(vm show --json g4)"
+# A guest reboot rebuilds the machine inside the sealed worker from the
+# descriptors it keeps: the configured disks, the hot-added one and the TAP.
+con g4 3 /dev/null <<<'reboot -f'
+i=0
+while [ "$(grep -c "interactive shell" "$LOG/g4.console.log")" -lt 2 ] && [ $i -lt "$BOOT_TIMEOUT" ]; do
+	sleep 1
+	i=$((i + 1))
+done
+check "g4 rebooted inside its worker" test "$(grep -c "interactive shell" "$LOG/g4.console.log")" -ge 2
+con g4 35 "$T_DIR/g4rb.con" <<'EOS'
+. /ohv/scripts/disk-lib.sh; disk_load; i=0; while [ ! -e /sys/block/sdc ] && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
+echo "ohv-after-reboot=$(cat /sys/block/sda/size)/$(cat /sys/block/sdb/size)/$(cat /sys/block/sdc/size 2>/dev/null)"
+echo "ohv-hot-after-reboot=$(dd if=/dev/sdc bs=512 skip=16 count=1 2>/dev/null | head -c 19)"
+modprobe hv_netvsc; sleep 2; d=$(ls /sys/class/net | grep -v lo | head -n 1); ip link set "$d" up; ip addr add 169.254.101.2/24 dev "$d"; sleep 2
+ping -c 3 -W 3 169.254.101.1 >/dev/null 2>&1 && echo ohv-ping-after-reboot=ok || echo ohv-ping-after-reboot=fail
+EOS
+tr -d '\r' <"$T_DIR/g4rb.con" | grep "^ohv-" | sed 's/^/# g4: /'
+check "after the reboot the guest has all three disks" \
+	grep -q "ohv-after-reboot=131072/262144/65536" "$T_DIR/g4rb.con"
+check "the hot-added disk keeps the guest's data across the reboot" \
+	grep -q "ohv-hot-after-reboot=ohv-hot-guest-wri" "$T_DIR/g4rb.con"
+if [ ${#NIC_OPT[@]} -gt 0 ]; then
+	check "after the reboot the guest still pings the host over its TAP" \
+		grep -q "ohv-ping-after-reboot=ok" "$T_DIR/g4rb.con"
+fi
+HOTDEV=sdc
 expect_rc 0 "list g4's disks" vm disk list g4
 check "the list shows LUN 2 with its path" grep -q '"lun":2,"path":"[^"]*g4-hot.img"' "$T_DIR/out"
 expect_rc 4 "removing a LUN that does not exist is refused" vm disk remove g4 9
+ln "$RAW" "$T_DIR/g4-hardlink.img"
+expect_rc 5 "hot-adding an attached image under another name is refused" \
+	vm disk add g4 "$T_DIR/g4-hardlink.img"
 expect_rc 0 "hot-remove LUN 2 from g4" vm disk remove g4 2
 if [ -n "$HOTDEV" ]; then
 	sed "s/@DEV@/$HOTDEV/" >"$T_DIR/g4r.in" <<'EOS'

@@ -98,7 +98,7 @@ fi
 log=$tmp/check.log
 # The host file of err.img may not grow past 256 MiB: writes beyond fail
 # with EFBIG (SIGXFSZ ignored), a real host I/O error without special code.
-vm_start "$log" $((256 * 1024)) --memory 512M "${disks[@]}" \
+vm_start "$log" $((256 * 1024)) --memory 512M --cpus 2 "${disks[@]}" \
 	--cmdline "console=ttyS0 panic=-1 ohv.script=disk-check"
 vm_wait "${OHV_GUEST_TIMEOUT:-240}"
 t_check "boot 1: guest script ran to the end and powered off (rc=$rc)" \
@@ -162,6 +162,11 @@ t_check "host I/O error (EFBIG past 256 MiB) reaches the guest as a failed write
 grep -a 'ohv-err-dmesg' "$log" | t_diag
 t_check "after the I/O error the disk keeps working and the VM keeps running" \
 	sh -c "grep -q 'ohv-err-after=ok' '$log' && grep -q 'ohv-alive=yes' '$log'"
+chl=$(grep -a '^ohv-storage-channels=' "$log" | head -n1 | tr -d '\r')
+t_diag <<<"$chl"
+t_check "2 vCPUs: the controller runs on a primary channel and one sub-channel ($chl)" \
+	[ "$(field "$chl" ohv-storage-channels)" = 2 ]
+t_check "both channels carried I/O" [ "$(field "$chl" used)" = 2 ]
 if [ $have_iso = 1 ]; then
 	t_check "DVD reads the ISO end to end" [ "$(value "$log" ohv-dvd-md5)" = "$(md5 <"$tmp/cd.iso")" ]
 	t_check "DVD refuses writes" grep -q 'ohv-dvd-write=refused' "$log"

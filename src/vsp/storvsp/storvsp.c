@@ -27,6 +27,7 @@
 #define STORVSP_PENDING_MAX 1024u
 #define STORVSP_AIO_SLOTS 128u      /* requests in flight in async back-ends */
 #define STORVSP_RESETS_MAX 8u
+#define STORVSP_CHANNELS (1u + STORVSP_MAX_SUBCHANNELS)
 
 /* ba6163d9-04a1-4d29-b605-72e2ffb1dc7f (reference §5). */
 const uint8_t storvsp_scsi_class_guid[16] = { 0xd9, 0x63, 0x61, 0xba, 0xa1, 0x04, 0x29, 0x4d,
@@ -39,12 +40,21 @@ struct sv_pending {
 	struct vstor_packet_wire pkt;
 };
 
+/* One VMBus channel of the controller: the primary (0) or a sub-channel. */
+struct sv_chan {
+	struct vmbus_chan *chan;      /* NULL while closed */
+	struct sv_pending *pending;   /* completions waiting for ring space */
+	unsigned int n_pending;
+	uint64_t gen;                 /* bumped on every open and close */
+};
+
 /* A request whose data path runs asynchronously in the disk back-end. */
 struct sv_req {
 	struct storvsp *sv;
 	struct scsi_disk *disk;
 	uint64_t trans_id;
-	uint64_t gen;             /* channel generation it arrived on */
+	unsigned int cidx;        /* channel it arrived on (and completes on) */
+	uint64_t gen;             /* that channel's generation then */
 	bool want_completion;
 	struct vstor_packet_wire vp;
 	uint8_t cdb[VSTOR_CDB_MAX];
@@ -58,20 +68,19 @@ struct storvsp {
 	struct vmbus_server *srv;
 	const struct gm *gm;
 	struct vmbus_dev *dev;
-	struct vmbus_chan *chan;
+	struct sv_chan ch[STORVSP_CHANNELS];
+	unsigned int max_subs;        /* sub-channels offered in QUERY_PROPERTIES */
 	enum sv_state state;
 	uint16_t version;
 	struct scsi_disk *luns[STORVSP_MAX_LUNS];
 	uint8_t lun_list[STORVSP_MAX_LUNS];
 	unsigned int n_luns;
 	struct iovec iov[STORVSP_MAX_PAGES];
-	struct sv_pending *pending;   /* completions waiting for ring space */
-	unsigned int n_pending;
-	uint64_t gen;                 /* bumped on every open and close */
 	struct sv_req *slots, *free_slots;
 	unsigned int in_flight;
 	/* Reset requests answered once nothing is in flight any more. */
 	uint64_t reset_ids[STORVSP_RESETS_MAX];
+	unsigned int reset_cidx[STORVSP_RESETS_MAX];
 	struct vstor_packet_wire reset_vp[STORVSP_RESETS_MAX];
 	unsigned int n_resets;
 	bool rescan_due;              /* ENUMERATE_BUS waits for ring space */
@@ -104,11 +113,18 @@ int storvsp_new(struct vmbus_server *srv, const struct gm *gm, struct storvsp **
 	sv = calloc(1, sizeof(*sv));
 	if (!sv)
 		return -ENOMEM;
-	sv->pending = calloc(STORVSP_PENDING_MAX, sizeof(*sv->pending));
 	sv->slots = calloc(STORVSP_AIO_SLOTS, sizeof(*sv->slots));
-	if (!sv->pending || !sv->slots) {
-		free(sv->pending);
-		free(sv->slots);
+	for (unsigned int i = 0; sv->slots && i < STORVSP_CHANNELS; i++) {
+		/* Untouched until a channel needs it, so it costs address space only. */
+		sv->ch[i].pending = calloc(STORVSP_PENDING_MAX, sizeof(*sv->ch[i].pending));
+		if (!sv->ch[i].pending) {
+			for (unsigned int k = 0; k < i; k++)
+				free(sv->ch[k].pending);
+			free(sv->slots);
+			sv->slots = NULL;
+		}
+	}
+	if (!sv->slots) {
 		free(sv);
 		return -ENOMEM;
 	}
@@ -150,6 +166,13 @@ int storvsp_add_lun(struct storvsp *sv, uint8_t lun, struct scsi_disk *disk)
 	}
 	vmbus_server_unlock(sv->srv);
 	return r;
+}
+
+void storvsp_set_max_subchannels(struct storvsp *sv, unsigned int n)
+{
+	vmbus_server_lock(sv->srv);
+	sv->max_subs = MIN(n, STORVSP_MAX_SUBCHANNELS);
+	vmbus_server_unlock(sv->srv);
 }
 
 bool storvsp_has_lun(struct storvsp *sv, uint8_t lun)
@@ -239,7 +262,8 @@ void storvsp_free(struct storvsp *sv)
 	}
 	if (sv->dev)
 		vmbus_server_remove_device(sv->srv, sv->dev);
-	free(sv->pending);
+	for (unsigned int i = 0; i < STORVSP_CHANNELS; i++)
+		free(sv->ch[i].pending);
 	free(sv->slots);
 	free(sv);
 }
@@ -263,39 +287,58 @@ uint16_t storvsp_protocol(struct storvsp *sv)
 
 /* ---- channel ---- */
 
+/* Index of chan in sv->ch, or -1 for a channel we did not expect. */
+static int sv_cidx(struct vmbus_chan *chan)
+{
+	uint16_t i = vmbus_chan_sub_index(chan);
+
+	return i < STORVSP_CHANNELS ? (int)i : -1;
+}
+
 static int sv_on_open(struct vmbus_chan *chan, const uint8_t userdata[120])
 {
 	struct storvsp *sv = vmbus_chan_ctx(chan);
+	int i = sv_cidx(chan);
 
 	(void)userdata;
-	sv->chan = chan;
-	sv->state = SV_OPEN;
-	sv->version = 0;
-	sv->n_pending = 0;
-	sv->n_resets = 0;
-	sv->rescan_due = false;
-	sv->gen++;
+	if (i < 0)
+		return -EINVAL;
+	sv->ch[i].chan = chan;
+	sv->ch[i].n_pending = 0;
+	sv->ch[i].gen++;
+	if (i == 0) {
+		/* The guest (re)starts the protocol on the primary channel. */
+		sv->state = SV_OPEN;
+		sv->version = 0;
+		sv->n_resets = 0;
+		sv->rescan_due = false;
+	}
 	return 0;
 }
 
 static void sv_on_close(struct vmbus_chan *chan)
 {
 	struct storvsp *sv = vmbus_chan_ctx(chan);
+	int i = sv_cidx(chan);
 
-	sv->state = SV_CLOSED;
-	sv->n_pending = 0;
-	sv->n_resets = 0;
-	sv->chan = NULL;
-	sv->gen++;   /* completions of requests still in flight are dropped */
+	if (i < 0)
+		return;
+	sv->ch[i].chan = NULL;
+	sv->ch[i].n_pending = 0;
+	sv->ch[i].gen++;   /* completions of requests still in flight are dropped */
+	if (i == 0) {
+		sv->state = SV_CLOSED;
+		sv->n_resets = 0;
+	}
 }
 
-static void sv_flush_pending(struct storvsp *sv)
+static void sv_flush_pending(struct storvsp *sv, struct sv_chan *c)
 {
 	unsigned int done = 0;
 
-	while (done < sv->n_pending) {
-		struct sv_pending *p = &sv->pending[done];
-		int r = vmbus_chan_send(sv->chan, VMBUS_PKT_COMP, 0, p->trans_id, &p->pkt,
+	while (done < c->n_pending) {
+		struct sv_pending *p = &c->pending[done];
+		int r = vmbus_chan_send(c->chan, VMBUS_PKT_COMP, 0, p->trans_id, &p->pkt,
 					sizeof(p->pkt));
 
 		if (r == -EAGAIN)
@@ -306,8 +349,8 @@ static void sv_flush_pending(struct storvsp *sv)
 			sv->st.completions++;
 		done++;
 	}
-	memmove(sv->pending, sv->pending + done, (sv->n_pending - done) * sizeof(*sv->pending));
-	sv->n_pending -= done;
+	memmove(c->pending, c->pending + done, (c->n_pending - done) * sizeof(*c->pending));
+	c->n_pending -= done;
 }
 
 /*
@@ -321,15 +364,15 @@ static void sv_send_rescan(struct storvsp *sv)
 	struct vstor_packet_wire vp;
 	int r;
 
-	if (!sv->chan || sv->state != SV_READY) {
+	if (!sv->ch[0].chan || sv->state != SV_READY) {
 		sv->rescan_due = false;
 		return;
 	}
 	memset(&vp, 0, sizeof(vp));
 	vp.operation = VSTOR_OP_ENUMERATE_BUS;
 	vp.status = VSTOR_STATUS_SUCCESS;
-	r = sv->n_pending ? -EAGAIN : vmbus_chan_send(sv->chan, VMBUS_PKT_DATA_INBAND, 0, 0, &vp,
-						      sizeof(vp));
+	r = sv->ch[0].n_pending ? -EAGAIN :
+	    vmbus_chan_send(sv->ch[0].chan, VMBUS_PKT_DATA_INBAND, 0, 0, &vp, sizeof(vp));
 	sv->rescan_due = r == -EAGAIN;
 	if (!r)
 		sv->st.rescans++;
@@ -340,32 +383,37 @@ static void sv_send_rescan(struct storvsp *sv)
 static void sv_on_writable(struct vmbus_chan *chan)
 {
 	struct storvsp *sv = vmbus_chan_ctx(chan);
+	int i = sv_cidx(chan);
 
-	if (sv->chan)
-		sv_flush_pending(sv);
-	if (sv->chan && sv->rescan_due && !sv->n_pending)
+	if (i < 0 || !sv->ch[i].chan)
+		return;
+	sv_flush_pending(sv, &sv->ch[i]);
+	if (i == 0 && sv->rescan_due && !sv->ch[0].n_pending)
 		sv_send_rescan(sv);
 }
 
-static void sv_complete(struct storvsp *sv, uint64_t trans_id, struct vstor_packet_wire *vp)
+/* Answer on channel cidx (where the request arrived); dropped if it closed since. */
+static void sv_complete(struct storvsp *sv, unsigned int cidx, uint64_t trans_id,
+			struct vstor_packet_wire *vp)
 {
+	struct sv_chan *c = &sv->ch[cidx];
 	int r = -EAGAIN;
 
 	vp->operation = VSTOR_OP_COMPLETE_IO;
 	vp->flags = 0;
-	if (!sv->chan)
+	if (!c->chan)
 		return;
-	if (!sv->n_pending)
-		r = vmbus_chan_send(sv->chan, VMBUS_PKT_COMP, 0, trans_id, vp, sizeof(*vp));
+	if (!c->n_pending)
+		r = vmbus_chan_send(c->chan, VMBUS_PKT_COMP, 0, trans_id, vp, sizeof(*vp));
 	if (r == -EAGAIN) {
 		/* The guest is not reading its ring; keep the completion for later. */
-		if (sv->n_pending >= STORVSP_PENDING_MAX) {
+		if (c->n_pending >= STORVSP_PENDING_MAX) {
 			sv->st.send_failed++;
 			return;
 		}
-		sv->pending[sv->n_pending].trans_id = trans_id;
-		sv->pending[sv->n_pending].pkt = *vp;
-		sv->n_pending++;
+		c->pending[c->n_pending].trans_id = trans_id;
+		c->pending[c->n_pending].pkt = *vp;
+		c->n_pending++;
 		return;
 	}
 	if (r)
@@ -469,7 +517,7 @@ static void sv_answer_resets(struct storvsp *sv)
 
 	sv->n_resets = 0;
 	for (unsigned int i = 0; i < n; i++)
-		sv_complete(sv, sv->reset_ids[i], &sv->reset_vp[i]);
+		sv_complete(sv, sv->reset_cidx[i], sv->reset_ids[i], &sv->reset_vp[i]);
 }
 
 /* Back-end callback (any thread): finish the SCSI command and complete it. */
@@ -483,8 +531,8 @@ static void sv_io_done(struct scsi_io *io, int result)
 	srb_finish(&q->vp, &q->r);
 	if (q->r.status != SCSI_STATUS_GOOD)
 		sv->st.srb_errors++;
-	if (q->want_completion && q->gen == sv->gen)
-		sv_complete(sv, q->trans_id, &q->vp);
+	if (q->want_completion && q->gen == sv->ch[q->cidx].gen)
+		sv_complete(sv, q->cidx, q->trans_id, &q->vp);
 	q->disk = NULL;
 	q->next_free = sv->free_slots;
 	sv->free_slots = q;
@@ -498,7 +546,7 @@ static void sv_io_done(struct scsi_io *io, int result)
  * Returns true when the request went to an asynchronous back-end (it is
  * completed later by sv_io_done), false when vp holds the answer now.
  */
-static bool sv_execute_srb(struct storvsp *sv, const struct vmbus_pkt *pkt,
+static bool sv_execute_srb(struct storvsp *sv, unsigned int cidx, const struct vmbus_pkt *pkt,
 			   struct vstor_packet_wire *vp)
 {
 	struct vmscsi_request_wire *s = &vp->srb;
@@ -563,7 +611,8 @@ static bool sv_execute_srb(struct storvsp *sv, const struct vmbus_pkt *pkt,
 					  .done = sv_io_done, .cookie = q };
 		q->disk = sv->luns[s->lun];
 		q->trans_id = pkt->trans_id;
-		q->gen = sv->gen;
+		q->cidx = cidx;
+		q->gen = sv->ch[cidx].gen;
 		q->want_completion = pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED;
 		q->vp = *vp;
 		/* Taken before exec: done() may run on another thread at once (it
@@ -589,14 +638,25 @@ static int sv_on_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 {
 	struct storvsp *sv = vmbus_chan_ctx(chan);
 	struct vstor_packet_wire vp;
+	int ci = sv_cidx(chan);
+	unsigned int cidx;
 
 	sv->st.requests++;
-	if ((pkt->type != VMBUS_PKT_DATA_INBAND && pkt->type != VMBUS_PKT_DATA_USING_GPA_DIRECT) ||
+	if (ci < 0 || (pkt->type != VMBUS_PKT_DATA_INBAND &&
+		       pkt->type != VMBUS_PKT_DATA_USING_GPA_DIRECT) ||
 	    pkt->payload_len < sizeof(vp)) {
 		sv->st.bad_packets++;
 		return 0;
 	}
+	cidx = (unsigned int)ci;
 	memcpy(&vp, pkt->payload, sizeof(vp));
+	/* A sub-channel carries I/O only; the protocol itself runs on the primary. */
+	if (cidx && vp.operation != VSTOR_OP_EXECUTE_SRB) {
+		vp.status = VSTOR_STATUS_INVALID_DEVICE_STATE;
+		if (pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED)
+			sv_complete(sv, cidx, pkt->trans_id, &vp);
+		return 0;
+	}
 	switch (vp.operation) {
 	case VSTOR_OP_BEGIN_INIT:
 		sv->state = SV_INIT;
@@ -620,8 +680,8 @@ static int sv_on_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 			break;
 		}
 		memset(&vp.props, 0, sizeof(vp.props));
-		vp.props.max_channel_cnt = 0;
-		vp.props.flags = 0;
+		vp.props.max_channel_cnt = (uint16_t)sv->max_subs;
+		vp.props.flags = sv->max_subs ? VSTOR_PROPS_MULTI_CHANNEL : 0;
 		vp.props.max_transfer_bytes = STORVSP_MAX_TRANSFER;
 		vp.status = VSTOR_STATUS_SUCCESS;
 		break;
@@ -640,7 +700,7 @@ static int sv_on_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 			break;
 		}
 		vp.status = VSTOR_STATUS_SUCCESS;
-		if (sv_execute_srb(sv, pkt, &vp))
+		if (sv_execute_srb(sv, cidx, pkt, &vp))
 			return 0;   /* completed by sv_io_done */
 		break;
 	case VSTOR_OP_RESET_LUN:
@@ -657,17 +717,37 @@ static int sv_on_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 			vp.operation = VSTOR_OP_COMPLETE_IO;
 			vp.flags = 0;
 			sv->reset_ids[sv->n_resets] = pkt->trans_id;
+			sv->reset_cidx[sv->n_resets] = cidx;
 			sv->reset_vp[sv->n_resets] = vp;
 			sv->n_resets++;
 			return 0;
 		}
 		break;
+	case VSTOR_OP_CREATE_SUB_CHANNELS:
+		/*
+		 * After END_INIT, at most what QUERY_PROPERTIES offered in all. The
+		 * offers go out at once; the guest opens them without waiting.
+		 */
+		/*
+		 * (A driver that re-binds without a VMBus reconnect finds its old
+		 * sub-channels still counted and is refused: it then runs on the
+		 * primary channel alone.)
+		 */
+		if (sv->state != SV_READY || !vp.sub_channel_count ||
+		    vp.sub_channel_count > sv->max_subs - MIN(sv->max_subs,
+							      vmbus_dev_subchannel_count(sv->dev))) {
+			vp.status = VSTOR_STATUS_UNSUCCESSFUL;
+			break;
+		}
+		vp.status = vmbus_dev_add_subchannels(sv->dev, vp.sub_channel_count) > 0 ?
+			    VSTOR_STATUS_SUCCESS : VSTOR_STATUS_UNSUCCESSFUL;
+		break;
 	default:
-		/* CREATE_SUB_CHANNELS (not advertised), FCHBA_DATA (not FC), junk. */
+		/* FCHBA_DATA (not FC), junk. */
 		vp.status = VSTOR_STATUS_UNSUCCESSFUL;
 		break;
 	}
 	if (pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED)
-		sv_complete(sv, pkt->trans_id, &vp);
+		sv_complete(sv, cidx, pkt->trans_id, &vp);
 	return 0;
 }

@@ -5,7 +5,9 @@
  * whose disks are LUNs at path 0, target 0. Implements the storvsc init
  * sequence (BEGIN_INIT, protocol versions 0x0602/0x0600/0x0501,
  * QUERY_PROPERTIES, END_INIT), EXECUTE_SRB with GPA-direct data buffers and
- * the reset requests. Sub-channels are declined (max_channel_cnt = 0).
+ * the reset requests, and sub-channels (multi-queue): QUERY_PROPERTIES offers
+ * up to storvsp_set_max_subchannels() of them, CREATE_SUB_CHANNELS makes
+ * them, and each request completes on the channel it arrived on.
  * Disks can be attached and detached while the guest runs (hot-add and
  * hot-remove): the controller then sends the guest an unsolicited
  * ENUMERATE_BUS packet, on which storvsc re-scans its LUNs (a TEST UNIT READY
@@ -33,6 +35,7 @@
 
 #define STORVSP_MAX_LUNS 64u
 #define STORVSP_MAX_TRANSFER (2u * 1024u * 1024u)
+#define STORVSP_MAX_SUBCHANNELS 15u
 
 extern const uint8_t storvsp_scsi_class_guid[16];
 
@@ -61,6 +64,8 @@ int storvsp_add_lun(struct storvsp *sv, uint8_t lun, struct scsi_disk *disk) MUS
 int storvsp_remove_lun(struct storvsp *sv, uint8_t lun, struct scsi_disk **ret) MUST_CHECK;
 /* True when lun has a disk attached. */
 bool storvsp_has_lun(struct storvsp *sv, uint8_t lun);
+/* Offer up to n sub-channels (0, the default, offers none). Before start. */
+void storvsp_set_max_subchannels(struct storvsp *sv, unsigned int n);
 /* Register the device on VMBus with this instance GUID (offered to the guest). */
 int storvsp_start(struct storvsp *sv, const uint8_t instance_guid[16]) MUST_CHECK;
 /* Removes the device (rescind, close) and frees the controller. NULL ok. */

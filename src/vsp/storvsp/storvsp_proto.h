@@ -27,6 +27,9 @@
 
 #define VSTOR_FLAG_REQUEST_COMPLETION 1u
 
+/* vstor_channel_props.flags: sub-channels may be requested (max_channel_cnt of them). */
+#define VSTOR_PROPS_MULTI_CHANNEL 1u
+
 /* Protocol versions Linux 6.1 proposes, newest first. */
 #define VSTOR_PROTO_WIN8 0x0501u
 #define VSTOR_PROTO_WIN8_1 0x0600u

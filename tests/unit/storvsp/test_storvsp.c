@@ -187,6 +187,86 @@ static void test_hot_add_remove(void)
 	memdisk_fini(&md);
 }
 
+/* Sub-channels: offered in QUERY_PROPERTIES, made on CREATE_SUB_CHANNELS (at
+ * most what was offered), I/O on a sub-channel completes on that channel. */
+static void test_subchannels(void)
+{
+	struct vstor_packet_wire vp, c;
+	struct vmbus_offer_channel_wire off;
+	struct fg_chan subs[2], primary;
+	struct fg_msg m;
+	static const uint8_t tur[6] = { 0 };
+	static const uint8_t r10[10] = { 0x28, 0, 0, 0, 0, 3, 0, 0, 1, 0 };
+	int n = 0;
+
+	T_ASSERT_EQ(svg_new(&g, 1, SIZE, 512), 0);
+	storvsp_set_max_subchannels(g.sv, 2);
+	memset(&vp, 0, sizeof(vp));
+	vp.operation = VSTOR_OP_BEGIN_INIT;
+	T_ASSERT_EQ(svg_request(&g, &vp, VMBUS_RQST_ID_NO_RESPONSE, &c), 0);
+	vp.operation = VSTOR_OP_QUERY_PROTOCOL_VERSION;
+	vp.version.major_minor = VSTOR_PROTO_WIN10;
+	T_ASSERT_EQ(svg_request(&g, &vp, VMBUS_RQST_ID_NO_RESPONSE, &c), 0);
+	memset(&vp, 0, sizeof(vp));
+	vp.operation = VSTOR_OP_QUERY_PROPERTIES;
+	T_ASSERT_EQ(svg_request(&g, &vp, VMBUS_RQST_ID_NO_RESPONSE, &c), 0);
+	T_EXPECT_EQ(c.props.max_channel_cnt, 2);
+	T_EXPECT_EQ(c.props.flags & VSTOR_PROPS_MULTI_CHANNEL, VSTOR_PROPS_MULTI_CHANNEL);
+	/* Not before END_INIT. */
+	memset(&vp, 0, sizeof(vp));
+	vp.operation = VSTOR_OP_CREATE_SUB_CHANNELS;
+	vp.sub_channel_count = 2;
+	T_ASSERT_EQ(svg_request(&g, &vp, VMBUS_RQST_ID_NO_RESPONSE, &c), 0);
+	T_EXPECT_NE(c.status, 0);
+	memset(&vp, 0, sizeof(vp));
+	vp.operation = VSTOR_OP_END_INIT;
+	T_ASSERT_EQ(svg_request(&g, &vp, VMBUS_RQST_ID_NO_RESPONSE, &c), 0);
+	/* More than offered: refused, nothing made. */
+	memset(&vp, 0, sizeof(vp));
+	vp.operation = VSTOR_OP_CREATE_SUB_CHANNELS;
+	vp.sub_channel_count = 3;
+	T_ASSERT_EQ(svg_request(&g, &vp, VMBUS_RQST_ID_NO_RESPONSE, &c), 0);
+	T_EXPECT_NE(c.status, 0);
+	vp.sub_channel_count = 2;
+	T_ASSERT_EQ(svg_request(&g, &vp, VMBUS_RQST_ID_NO_RESPONSE, &c), 0);
+	T_EXPECT_EQ(c.status, 0);
+	/* Asking again once all exist is refused. */
+	vp.sub_channel_count = 1;
+	T_ASSERT_EQ(svg_request(&g, &vp, VMBUS_RQST_ID_NO_RESPONSE, &c), 0);
+	T_EXPECT_NE(c.status, 0);
+	fg_poll_msgs(g.fg);
+	while (n < 2 && fg_take_msg(g.fg, VMBUS_MSG_OFFERCHANNEL, &m)) {
+		memcpy(&off, m.data, sizeof(off));
+		T_EXPECT_EQ(off.sub_channel_index, n + 1);
+		T_EXPECT_EQ(memcmp(off.if_type, storvsp_scsi_class_guid, 16), 0);
+		T_ASSERT_EQ(fg_open(g.fg, &off, 32, 32, 0, &subs[n]), 0);
+		n++;
+	}
+	T_ASSERT_EQ(n, 2);
+	T_EXPECT(!fg_take_msg(g.fg, VMBUS_MSG_OFFERCHANNEL, &m));
+	/* Protocol requests on a sub-channel are refused; I/O works there. */
+	primary = g.ch;
+	g.ch = subs[1];
+	memset(&vp, 0, sizeof(vp));
+	vp.operation = VSTOR_OP_BEGIN_INIT;
+	T_ASSERT_EQ(svg_request(&g, &vp, 77, &c), 0);
+	T_EXPECT_NE(c.status, 0);
+	T_ASSERT_EQ(svg_srb(&g, 0, 0, 0, tur, 6, VSTOR_DATA_NONE, 0, 0, &c), 0);
+	T_EXPECT_EQ(c.srb.srb_status, SRB_STATUS_SUCCESS);
+	g.md[0].data[3 * 512] = 0xAB;
+	T_ASSERT_EQ(svg_srb(&g, 0, 0, 0, r10, 10, VSTOR_DATA_READ, 0, 512, &c), 0);
+	T_EXPECT_EQ(c.srb.srb_status, SRB_STATUS_SUCCESS);
+	T_EXPECT_EQ(g.buf[0], 0xAB);
+	g.ch = primary;
+	/* Nothing of that went to the primary channel. */
+	{
+		uint64_t t;
+
+		T_EXPECT_EQ(svg_read(&g, &c, &t), -EAGAIN);
+	}
+	svg_free(&g);
+}
+
 static void test_data_transfer_gpa_direct(void)
 {
 	struct vstor_packet_wire c;
@@ -374,6 +454,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_init_sequence),
 	T_CASE(test_lun_scan),
 	T_CASE(test_hot_add_remove),
+	T_CASE(test_subchannels),
 	T_CASE(test_data_transfer_gpa_direct),
 	T_CASE(test_check_condition_completion),
 	T_CASE(test_hostile_packets),

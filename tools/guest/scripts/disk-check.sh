@@ -82,6 +82,27 @@ if d=$(disk_by_lun 5); then
 		echo "ohv-dvd-write=refused"
 	fi
 fi
+# Sub-channels (the host offers one per vCPU beyond the first): how many
+# channels the controller has, and reads pinned to each CPU so that every
+# channel carries I/O; then the guest->host signal count of each channel.
+d=$(disk_by_lun 0)
+for cpu in $(seq 0 $(($(nproc) - 1))); do
+	# Blocks nobody read yet, so the reads reach the device from that CPU.
+	taskset -c $cpu dd if=/dev/$d of=/dev/null bs=4096 skip=$((8192 + cpu * 512)) count=256 2>/dev/null
+done
+for dev in /sys/bus/vmbus/devices/*; do
+	[ "$(cat $dev/class_id 2>/dev/null)" = "{ba6163d9-04a1-4d29-b605-72e2ffb1dc7f}" ] || continue
+	n=0; used=0; counts=
+	for c in $dev/channels/*; do
+		[ -d "$c" ] || continue
+		n=$((n + 1))
+		# guest->host signals plus host->guest interrupts on this channel
+		e=$(( $(cat $c/events 2>/dev/null || echo 0) + $(cat $c/interrupts 2>/dev/null || echo 0) ))
+		counts="$counts ${c##*/}:$e"
+		[ "$e" -gt 0 ] && used=$((used + 1))
+	done
+	echo "ohv-storage-channels=$n used=$used cpus=$(nproc) events=$counts"
+done
 echo "ohv-alive=yes"
 ohv_pass
 ohv_poweroff
