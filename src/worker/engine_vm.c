@@ -15,6 +15,7 @@
 
 #include "base/util.h"
 #include "vmm/vm.h"
+#include "vsp/storvsp/storvsp_blk.h"
 #include "vsp/ic/ic.h"
 #include "worker/engine.h"
 
@@ -81,6 +82,11 @@ static int vme_create(const struct engine_params *p, struct engine **ret, char *
 	cfg.console_in_fd = p->console_in_fd;
 	cfg.console_out_fd = p->console_out_fd;
 	cfg.kvm_fd = p->kvm_fd;
+	/*
+	 * The sealed worker's seccomp filter refuses io_uring (its operations
+	 * would bypass the filter): disks run synchronously here from the start.
+	 */
+	storvsp_blk_set_sync_only(true);
 	/* Like a Hyper-V VM, always a SCSI controller: disks can be hot-added. */
 	cfg.scsi_controller = true;
 	r = vm_config_check(&cfg, err, errlen);

@@ -105,7 +105,7 @@ con() {
 }
 
 # 4. Disks and a NIC handed to the sealed worker as descriptors: the guest
-#    sees /dev/sda and /dev/sdb with the right sizes, a guest write lands in
+#    sees LUN 0 and LUN 1 with the right sizes, a guest write lands in
 #    the host image, and it pings the host over a TAP openhvd opened.
 RAW="$T_DIR/g4.img"
 truncate -s 64M "$RAW"
@@ -126,12 +126,13 @@ expect_rc 0 "start g4" vm start g4
 check "g4 shell up" wait_log g4 "interactive shell" "$BOOT_TIMEOUT"
 con g4 30 "$T_DIR/g4.con" <<'EOS'
 . /ohv/scripts/disk-lib.sh; disk_load; echo "ohv-disk-load=$?"
-echo "ohv-sda=$(cat /sys/block/sda/size) ohv-sdb=$(cat /sys/block/sdb/size)"
-echo ohv-daemon-disk-marker | dd of=/dev/sda bs=512 seek=8 conv=fsync 2>/dev/null; echo "ohv-dd-rc=$?"
+l0=$(disk_by_lun 0); l1=$(disk_by_lun 1)
+echo "ohv-lun0=$(cat /sys/block/$l0/size) ohv-lun1=$(cat /sys/block/$l1/size)"
+echo ohv-daemon-disk-marker | dd of=/dev/$l0 bs=512 seek=8 conv=fsync 2>/dev/null; echo "ohv-dd-rc=$?"
 EOS
 tr -d '\r' <"$T_DIR/g4.con" | grep "^ohv-" | sed 's/^/# g4: /'
-check "g4 sees the raw disk as 64 MiB (131072 sectors)" grep -q "ohv-sda=131072 " "$T_DIR/g4.con"
-check "g4 sees the VHDX as 128 MiB (262144 sectors)" grep -q "ohv-sdb=262144" "$T_DIR/g4.con"
+check "g4 sees the raw disk (LUN 0) as 64 MiB (131072 sectors)" grep -q "ohv-lun0=131072 " "$T_DIR/g4.con"
+check "g4 sees the VHDX (LUN 1) as 128 MiB (262144 sectors)" grep -q "ohv-lun1=262144" "$T_DIR/g4.con"
 check "the guest's write landed in the host image" \
 	out_has ohv-daemon-disk-marker dd if="$RAW" bs=512 skip=8 count=1
 if [ ${#NIC_OPT[@]} -gt 0 ]; then
@@ -176,9 +177,11 @@ while [ "$(grep -c "interactive shell" "$LOG/g4.console.log")" -lt 2 ] && [ $i -
 done
 check "g4 rebooted inside its worker" test "$(grep -c "interactive shell" "$LOG/g4.console.log")" -ge 2
 con g4 35 "$T_DIR/g4rb.con" <<'EOS'
-. /ohv/scripts/disk-lib.sh; disk_load; i=0; while [ ! -e /sys/block/sdc ] && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
-echo "ohv-after-reboot=$(cat /sys/block/sda/size)/$(cat /sys/block/sdb/size)/$(cat /sys/block/sdc/size 2>/dev/null)"
-echo "ohv-hot-after-reboot=$(dd if=/dev/sdc bs=512 skip=16 count=1 2>/dev/null | head -c 19)"
+. /ohv/scripts/disk-lib.sh; disk_load; i=0; while ! disk_by_lun 2 >/dev/null && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
+l0=$(disk_by_lun 0); l1=$(disk_by_lun 1); l2=$(disk_by_lun 2)
+echo "ohv-after-reboot=$(cat /sys/block/$l0/size)/$(cat /sys/block/$l1/size)/$(cat /sys/block/$l2/size 2>/dev/null)"
+echo "ohv-hot-after-reboot=$(dd if=/dev/$l2 bs=512 skip=16 count=1 2>/dev/null | head -c 19)"
+echo "ohv-lun2-dev=$l2"
 modprobe hv_netvsc; sleep 2; d=$(ls /sys/class/net | grep -v lo | head -n 1); ip link set "$d" up; ip addr add 169.254.101.2/24 dev "$d"; sleep 2
 ping -c 3 -W 3 169.254.101.1 >/dev/null 2>&1 && echo ohv-ping-after-reboot=ok || echo ohv-ping-after-reboot=fail
 EOS
@@ -191,7 +194,7 @@ if [ ${#NIC_OPT[@]} -gt 0 ]; then
 	check "after the reboot the guest still pings the host over its TAP" \
 		grep -q "ohv-ping-after-reboot=ok" "$T_DIR/g4rb.con"
 fi
-HOTDEV=sdc
+HOTDEV=$(tr -d '\r' <"$T_DIR/g4rb.con" | sed -n 's/^ohv-lun2-dev=\(sd[a-z]*\)$/\1/p' | tail -n 1)
 expect_rc 0 "list g4's disks" vm disk list g4
 check "the list shows LUN 2 with its path" grep -q '"lun":2,"path":"[^"]*g4-hot.img"' "$T_DIR/out"
 expect_rc 4 "removing a LUN that does not exist is refused" vm disk remove g4 9
@@ -202,12 +205,12 @@ expect_rc 0 "hot-remove LUN 2 from g4" vm disk remove g4 2
 if [ -n "$HOTDEV" ]; then
 	sed "s/@DEV@/$HOTDEV/" >"$T_DIR/g4r.in" <<'EOS'
 i=0; while [ -e /sys/block/@DEV@ ] && [ $i -lt 80 ]; do sleep 0.5; i=$((i+1)); done; [ -e /sys/block/@DEV@ ] && echo ohv-gone=no || echo ohv-gone=yes waited=$i
-echo "ohv-left=$(ls /sys/block | grep sd | tr '\n' ' ')"
+. /ohv/scripts/disk-lib.sh; echo "ohv-left=$(disk_by_lun 0 >/dev/null && echo 0)$(disk_by_lun 1 >/dev/null && echo 1)$(disk_by_lun 2 >/dev/null && echo 2)"
 EOS
 	con g4 45 "$T_DIR/g4r.con" <"$T_DIR/g4r.in"
 	tr -d '\r' <"$T_DIR/g4r.con" | grep "^ohv-" | sed 's/^/# g4: /'
 	check "the guest dropped the removed disk" grep -q "ohv-gone=yes" "$T_DIR/g4r.con"
-	check "the other two disks stay" grep -q "ohv-left=sda sdb" "$T_DIR/g4r.con"
+	check "the other two disks stay (LUNs 0 and 1)" grep -q "ohv-left=01" "$T_DIR/g4r.con"
 fi
 check "g4 keeps running after the hot-remove" test "$(vm_state g4)" = running
 check "the VM's config no longer has the removed disk" \

@@ -222,6 +222,13 @@ static void blk_uring_free(struct blk_uring *u)
 	free(u);
 }
 
+static atomic_bool blk_sync_only;
+
+void storvsp_blk_set_sync_only(bool sync_only)
+{
+	atomic_store(&blk_sync_only, sync_only);
+}
+
 /* NULL when io_uring is not available (old kernel, seccomp): stay synchronous. */
 static struct blk_uring *blk_uring_new(void)
 {
@@ -488,7 +495,7 @@ int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
 			b->raw_fd_owned = b->raw_fd >= 0;
 		}
 	}
-	if (!getenv("OPENHV_STORAGE_SYNC"))
+	if (!getenv("OPENHV_STORAGE_SYNC") && !atomic_load(&blk_sync_only))
 		b->u = blk_uring_new();
 	r = scsi_disk_new(&p, info.type == DISK_TYPE_DIFF ? &blk_ops_nodiscard : &blk_ops, b,
 			  &b->sd);

@@ -35,6 +35,12 @@ struct scsi_disk *storvsp_blk_disk(struct storvsp_blk *b);
  * no liburing, io_uring refused by the kernel or a seccomp filter, or
  * OPENHV_STORAGE_SYNC set in the environment). */
 bool storvsp_blk_async(const struct storvsp_blk *b);
+/*
+ * Open every later disk synchronous-only (no io_uring ring, no reaper
+ * thread). For a process about to seal itself with a seccomp filter that
+ * refuses io_uring_enter: a ring made before sealing would only fail later.
+ */
+void storvsp_blk_set_sync_only(bool sync_only);
 /* Flush and close; returns the first error. NULL ok. */
 int storvsp_blk_close(struct storvsp_blk *b);
 
