@@ -300,6 +300,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_fd_modes_are_checked),
 	T_CASE(test_async_raw_read_write_flush),
 	T_CASE(test_async_read_past_end_of_file_reads_zero),
+	{ 0 },
 };
 
 int main(int argc, char **argv)
