@@ -33,6 +33,15 @@ wait_log() {
 	tail -n 25 "$LOG/$1.console.log" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
 	diag "$1: worker log ends:"
 	tail -n 15 "$LOG/$1.worker.log" 2>/dev/null | sed 's/^/#   /'
+	# Where the worker's threads are (a VMM deadlock and a guest spinning in
+	# KVM_RUN look alike from the console).
+	local pid t
+	pid=$(vm_pid "$1")
+	for t in /proc/${pid:-none}/task/*; do
+		[ -r "$t/stat" ] || continue
+		diag "$1: thread ${t##*/} state $(cut -d' ' -f3 "$t/stat") wchan $(cat "$t/wchan" 2>/dev/null) utime+stime $(cut -d' ' -f14,15 "$t/stat")"
+	done
+	dmesg 2>/dev/null | grep -a "lockup\|rcu:\|kvm" | tail -n 5 | sed 's/^/#   L1: /'
 	"$OPENHV" vm kill "$1" >/dev/null 2>&1
 	return 1
 }
