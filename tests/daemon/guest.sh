@@ -42,6 +42,14 @@ wait_log() {
 		diag "$1: thread ${t##*/} state $(cut -d' ' -f3 "$t/stat") wchan $(cat "$t/wchan" 2>/dev/null) utime+stime $(cut -d' ' -f14,15 "$t/stat")"
 	done
 	dmesg 2>/dev/null | grep -a "lockup\|rcu:\|kvm" | tail -n 5 | sed 's/^/#   L1: /'
+	# A guest given the emulated host's own state (tests/guest/l2-fault.sh)
+	# is an emulated-host failure: stop with 125 for a retry in a fresh one.
+	local why
+	if [ -n "$pid" ] && why=$("$(dirname "$0")/../guest/l2-fault.sh" "$pid"); then
+		diag "$why"
+		diag "stopping as an emulated-host failure (exit 125)"
+		exit 125
+	fi
 	"$OPENHV" vm kill "$1" >/dev/null 2>&1
 	return 1
 }
@@ -234,14 +242,15 @@ for n in g5 g6 g7; do
 	expect_rc 0 "create $n" vm create $n --kernel "$KERNEL" --initrd "$INITRD" --memory 160M \
 		--cmdline "console=ttyS0 ohv.shell=1"
 done
+# One boot at a time: several guests booting at once in the emulated host
+# trip TCG's nested SVM now and then (tests/guest/l2-fault.sh); the point here
+# is several guests running at once, which they are when g6 is killed.
 T0=$(ms)
 for n in g5 g6 g7; do
 	expect_rc 0 "start $n" vm start $n
-done
-for n in g5 g6 g7; do
 	check "$n shell up" wait_log $n "interactive shell" "$BOOT_TIMEOUT"
 done
-diag "g5..g7 started together: shells up after $(($(ms) - T0)) ms"
+diag "g5..g7 started one after another: all shells up after $(($(ms) - T0)) ms"
 KILLED=$(vm_pid g6)
 kill -9 "$KILLED"
 check "g6 crashed" wait_state g6 crashed 10

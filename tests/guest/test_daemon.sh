@@ -13,6 +13,7 @@ export OPENHVD=$build/src/daemon/openhvd OPENHV=$build/src/cli/openhv
 export OPENHV_WORKER=$build/src/worker/openhv-worker
 "$here/../daemon/guest.sh"
 rc=$?
+[ "$rc" -eq 125 ] && exit 125   # emulated-host failure (tests/guest/l2-fault.sh)
 # cgroup v2 limits on workers: the emulated host's kernel has the full
 # hierarchy; mount it when its init did not.
 if ! awk '$3 == "cgroup2"' /proc/mounts | grep -q .; then

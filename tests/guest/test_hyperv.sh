@@ -25,6 +25,7 @@ wait_for()
 		kill -0 "$4" 2>/dev/null || { grep -qE "$2" "$1"; return; }
 		sleep 1
 	done
+	kill -0 "$4" 2>/dev/null && ehost_fault_check "$4"
 	return 1
 }
 
