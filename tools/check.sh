@@ -67,16 +67,20 @@ else
 	# one emulated host has crashed its (TCG-emulated) kernel. An emulated-host
 	# failure (exit 125, not a test result) is retried once in a new one.
 	#
-	# A script that fails is run once more in a fresh emulated host while the
-	# run is young enough (OPENHV_GUEST_RERUN_BEFORE seconds, default 2700):
-	# nested guests under TCG on a shared machine have timing noise no test can
-	# fully absorb. The first run's failures stay in the output as comments and
-	# a "# FLAKY" line names the script, so a flake is seen, never hidden; only
-	# the second run's results count. OPENHV_GUEST_RERUN=0 turns this off.
-	rerun_before=${OPENHV_GUEST_RERUN_BEFORE:-2700}
+	# A script that fails is run once more in a fresh emulated host when there
+	# is time for it: the check so far plus the first run's duration (the
+	# second run's likely cost) must stay under OPENHV_CHECK_BUDGET seconds
+	# (default 4200, well inside CI's 90 minutes). Nested guests under TCG on
+	# a shared machine fail now and then for reasons outside the product (see
+	# docs/testing.md, "Known problems"). The first run's failures stay in the
+	# output as comments and a "# FLAKY" line names the script, so a flake is
+	# seen, never hidden; only the second run's results count.
+	# OPENHV_GUEST_RERUN=0 turns this off.
+	budget=${OPENHV_CHECK_BUDGET:-4200}
 	for t in $OPENHV_GUEST_TESTS; do
 		n=$(basename "$t" .sh)
 		for run in 1 2; do
+			run_start=$SECONDS
 			for attempt in 1 2; do
 				OPENHV_GUEST_TESTS=$t tools/with-kvm --timeout 1500 tests/guest/run-all.sh 2>&1 |
 					tee "$results/one.tap"
@@ -88,8 +92,12 @@ else
 				echo "not ok - $n: runner exited with status $gs" | tee -a "$results/one.tap"
 			fi
 			grep -q '^not ok' "$results/one.tap" || break
-			[ "$run" -eq 1 ] && [ "${OPENHV_GUEST_RERUN:-1}" != 0 ] &&
-				[ "$SECONDS" -lt "$rerun_before" ] || break
+			[ "$run" -eq 1 ] && [ "${OPENHV_GUEST_RERUN:-1}" != 0 ] || break
+			if [ $((SECONDS + SECONDS - run_start)) -ge "$budget" ]; then
+				echo "# $n failed and there is no time left to run it again (${SECONDS} s of a ${budget} s budget)" |
+					tee -a "$results/guest.tap"
+				break
+			fi
 			{
 				echo "# FLAKY? $n failed on its first run (after ${SECONDS} s of this check); its failures:"
 				grep '^not ok' "$results/one.tap" | sed 's/^/#   first run: /'
