@@ -44,6 +44,18 @@ wait_for()
 		kill -0 "$4" 2>/dev/null || { grep -qE "$2" "$1"; return; }
 		sleep 1
 	done
+	kill -0 "$4" 2>/dev/null && ehost_fault_check "$4"
+	return 1
+}
+
+# host_ping ADDR OUT: a reply within five tries of one echo each (the guest
+# is busy with its own script meanwhile; one lost round is not a failure).
+host_ping()
+{
+	local i
+	for i in 1 2 3 4 5; do
+		$PING -c 1 -W 3 "$1" >"$2" 2>&1 && return 0
+	done
 	return 1
 }
 
@@ -151,10 +163,13 @@ start_vm "$elog" --nic switch=ext0,mac=02:6f:68:13:00:02,allow-mac-spoofing "${d
 	"console=ttyS0 panic=-1 ohv.script=sw-peer ohv.ip=169.254.130.2 ohv.reach=169.254.130.1 $([ "$spoof" = 1 ] && echo ohv.spoofip=169.254.130.3)"
 epid=${pids[-1]}
 wait_for "$ilog" "ohv-sw-ready|ohv-result=" 400 "$ipid"
-t_check "internal: the guest's NIC has its MAC" grep -q "ohv-sw-dev=.* mac=02:6f:68:11:00:02" "$ilog"
+# (The guest's line may be split by a kernel message on the shared console;
+# the bridge learning the MAC from the guest's frames shows it as well.)
+t_check "internal: the guest's NIC has its MAC" \
+	sh -c "grep -q 'mac=02:6f:68:11:00:02' '$ilog' || bridge fdb show br ohv-int0 | grep -q '^02:6f:68:11:00:02 '"
 t_check "internal: the guest pings the host" grep -q "ohv-sw-host=ok" "$ilog"
 if [ -z "$PING" ]; then t_skip "internal: the host pings the guest" "no ping or busybox on the host"
-elif $PING -c 3 -W 5 169.254.110.2 >"$tmp/ping" 2>&1; then t_ok "internal: the host pings the guest"
+elif host_ping 169.254.110.2 "$tmp/ping"; then t_ok "internal: the host pings the guest"
 else t_fail "internal: the host pings the guest"; t_diag <"$tmp/ping"; fi
 SW delete int0 2>"$tmp/e"; rc=$?
 t_check "delete of a switch with a VM attached is refused" one_line $rc 1 "1 VM port attached" "$tmp/e"
@@ -207,21 +222,24 @@ fi
 t_check "the ports are gone when the VMs exit" \
 	sh -c "! ip -o link show master ohv-int0 | grep -q . && ! ip -o link show master ohv-ext0 | grep -q ohvp"
 
-# 4. Private switch, three guests: A and B on VLAN 10, C on VLAN 20.
+# 4. Private switch, three guests: A and B on VLAN 10, C on VLAN 20. A and B
+#    boot together and find each other; C boots once they are up (three
+#    guests booting at once trip the emulated host, see tests/guest/l2-fault.sh)
+#    and must reach neither of them.
 alog=$tmp/a.log blog=$tmp/b.log clog=$tmp/c.log
 base="console=ttyS0 panic=-1 ohv.script=sw-peer"
-start_vm "$alog" --nic switch=prv0,vlan=10 --cmdline "$base ohv.ip=169.254.120.1 ohv.reach=169.254.120.2 ohv.noreach=169.254.120.3"
-start_vm "$blog" --nic switch=prv0,vlan=10 --cmdline "$base ohv.ip=169.254.120.2 ohv.reach=169.254.120.1 ohv.noreach=169.254.120.3"
-start_vm "$clog" --nic switch=prv0,vlan=20 --cmdline "$base ohv.ip=169.254.120.3 ohv.noreach=169.254.120.1,169.254.120.2"
+start_vm "$alog" --nic switch=prv0,vlan=10 --cmdline "$base ohv.ip=169.254.120.1 ohv.reach=169.254.120.2"
+start_vm "$blog" --nic switch=prv0,vlan=10 --cmdline "$base ohv.ip=169.254.120.2 ohv.reach=169.254.120.1"
 wait_for "$alog" "ohv-sw-wait-link|ohv-result=" 400 "${pids[0]}"
 wait_for "$blog" "ohv-sw-wait-link|ohv-result=" 200 "${pids[1]}"
-wait_for "$clog" "ohv-sw-wait-link|ohv-result=" 200 "${pids[2]}"
 t_check "private: two guests on the same VLAN reach each other" \
 	sh -c "grep -q 'ohv-sw-reach-169.254.120.2=ok' '$alog' && grep -q 'ohv-sw-reach-169.254.120.1=ok' '$blog'"
-t_check "VLAN isolation: guests on VLAN 10 cannot reach the guest on VLAN 20" \
-	sh -c "grep -q 'ohv-sw-noreach-169.254.120.3=fail' '$alog' && grep -q 'ohv-sw-noreach-169.254.120.3=fail' '$blog'"
-t_check "VLAN isolation: the guest on VLAN 20 reaches neither" \
-	sh -c "grep -q 'ohv-sw-noreach-169.254.120.1=fail' '$clog' && grep -q 'ohv-sw-noreach-169.254.120.2=fail' '$clog'"
+start_vm "$clog" --nic switch=prv0,vlan=20 --cmdline "$base ohv.ip=169.254.120.3 ohv.noreach=169.254.120.1,169.254.120.2"
+wait_for "$clog" "ohv-sw-wait-link|ohv-result=" 400 "${pids[2]}"
+# (A and B still running and answering each other, so the isolation is real.)
+t_check "VLAN isolation: the guest on VLAN 20 reaches neither guest on VLAN 10" \
+	sh -c "grep -q 'ohv-sw-noreach-169.254.120.1=fail' '$clog' && grep -q 'ohv-sw-noreach-169.254.120.2=fail' '$clog' &&
+	       kill -0 ${pids[0]} && kill -0 ${pids[1]} && ! grep -q 'ohv-result=' '$alog' '$blog'"
 t_check "private: the host has no route to the guests" \
 	sh -c "! ip -o route get 169.254.120.1 2>/dev/null | grep -q 'dev ohv-prv0'"
 if [ -z "$PING" ]; then t_skip "private: the host cannot ping a guest" "no ping or busybox on the host"
