@@ -114,6 +114,18 @@ struct disk_fd_entry {
 };
 int disk_open_fds(const char *path, const struct disk_fd_entry *files, unsigned n_files,
 		  unsigned flags, struct disk_diag *diag, struct disk **ret) MUST_CHECK;
+/*
+ * Open an image and its parents from descriptors given in chain order:
+ * fds[0] is the image, fds[1] its parent, fds[2] that one's parent, and so
+ * on; names[i] name them in messages (and names[0] lets a damaged .vhdx/.vhd
+ * be recognised by its extension). For a process that may not open files:
+ * whoever passes the descriptors resolved the chain from the parent locators.
+ * Each parent's identity is still checked against what its child records,
+ * and the chain must use exactly the n descriptors given (a missing parent
+ * or an extra file is refused). The fds are dup()ed; the caller keeps its own.
+ */
+int disk_open_fd_chain(const int *fds, const char *const *names, unsigned n, unsigned flags,
+		       struct disk_diag *diag, struct disk **ret) MUST_CHECK;
 /* Flushes (if writable), marks a VHDX log clean and frees; returns the first error. */
 int disk_close(struct disk *d);
 

@@ -47,13 +47,24 @@ static bool name_terminated(const char *name)
 /* Roles in range; per-disk and per-NIC details match the descriptors and are well formed. */
 static int setup_devices_ok(const struct ctl_setup_wire *s)
 {
-	uint32_t disks = 0, nics = 0;
+	uint32_t disks = 0, nics = 0, parents = 0;
 
 	for (uint32_t i = 0; i < s->n_fds; i++) {
-		if (s->fd_roles[i] < CTL_FD_KVM || s->fd_roles[i] > CTL_FD_TAP)
+		uint32_t role = s->fd_roles[i];
+
+		if (role < CTL_FD_KVM || role > CTL_FD_DISK_PARENT)
 			return -EBADMSG;
-		disks += s->fd_roles[i] == CTL_FD_DISK;
-		nics += s->fd_roles[i] == CTL_FD_TAP;
+		/* A parent directly follows its disk or that disk's previous parent. */
+		if (role == CTL_FD_DISK_PARENT) {
+			if (!i || (s->fd_roles[i - 1] != CTL_FD_DISK &&
+				   s->fd_roles[i - 1] != CTL_FD_DISK_PARENT) ||
+			    ++parents > CTL_MAX_DISK_PARENTS)
+				return -EBADMSG;
+		} else {
+			parents = 0;
+		}
+		disks += role == CTL_FD_DISK;
+		nics += role == CTL_FD_TAP;
 	}
 	if (disks != s->n_disks || nics != s->n_nics || disks > CTL_MAX_DISKS ||
 	    nics > CTL_MAX_NICS)

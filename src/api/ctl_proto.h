@@ -58,7 +58,11 @@ enum ctl_fd_role {
 	CTL_FD_CONSOLE_LOG = 4, /* serial console log, append-only */
 	CTL_FD_DISK = 5,        /* disk image, in config order */
 	CTL_FD_TAP = 6,         /* tap device, in config order */
+	CTL_FD_DISK_PARENT = 7, /* read-only parent image of the CTL_FD_DISK before it (nearest
+				 * parent first, at most CTL_MAX_DISK_PARENTS per disk): the
+				 * service resolved the differencing chain */
 };
+#define CTL_MAX_DISK_PARENTS 8
 
 #define CTL_SETUP_F_IDLE_ENGINE (1u << 0)  /* test engine: no guest, see worker/engine_idle.c */
 #define CTL_SETUP_F_NO_SANDBOX (1u << 1)   /* debugging only; logged loudly */

@@ -37,8 +37,74 @@ static void set_label(char *label, size_t len, const char *path)
 	label[n] = '\0';
 }
 
+/*
+ * The parents of the differencing image open as fd (found at d->path): the
+ * chain is resolved from the parent locators the way `openhv run` does,
+ * each parent is opened read-only, and the result is checked from the
+ * descriptors alone, so a file swapped under a path on the way is refused
+ * by the identity check the worker will make again.
+ */
+static int open_parents(int fd, const struct api_disk *d, unsigned int idx, int *parents,
+			unsigned int *n_parents, struct api_error *e)
+{
+	struct disk_diag diag = { 0 };
+	struct disk *chain = NULL, *p;
+	int fds[1 + CTL_MAX_DISK_PARENTS];
+	const char *names[1 + CTL_MAX_DISK_PARENTS];
+	unsigned int n = 0;
+	int r;
+
+	r = disk_open(d->path, DISK_OPEN_RDONLY, &diag, &chain);
+	if (r)
+		return api_fail(e, API_E_BAD_REQUEST, "disks[%u] '%s': %s", idx, d->path,
+				diag.msg[0] ? diag.msg : strerror(-r));
+	names[0] = d->path;
+	for (p = disk_parent(chain); p; p = disk_parent(p)) {
+		int pfd;
+
+		if (n >= CTL_MAX_DISK_PARENTS) {
+			r = api_fail(e, API_E_BAD_REQUEST, "disks[%u] '%s' has more than %d parent "
+				     "images; merge part of the chain ('openhv disk merge')", idx,
+				     d->path, CTL_MAX_DISK_PARENTS);
+			goto fail;
+		}
+		pfd = open(disk_path(p), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (pfd < 0) {
+			r = api_fail(e, API_E_BAD_REQUEST, "disks[%u]: cannot open its parent image "
+				     "'%s': %s", idx, disk_path(p), strerror(errno));
+			goto fail;
+		}
+		parents[n] = pfd;
+		names[n + 1] = disk_path(p);
+		n++;
+	}
+	fds[0] = fd;
+	for (unsigned int i = 0; i < n; i++)
+		fds[i + 1] = parents[i];
+	{
+		struct disk *check = NULL;
+
+		r = disk_open_fd_chain(fds, names, n + 1, DISK_OPEN_RDONLY, &diag, &check);
+		if (r) {
+			r = api_fail(e, API_E_BAD_REQUEST, "disks[%u] '%s': its parent chain does "
+				     "not hold together: %s", idx, d->path,
+				     diag.msg[0] ? diag.msg : strerror(-r));
+			goto fail;
+		}
+		(void)disk_close(check);
+	}
+	(void)disk_close(chain);
+	*n_parents = n;
+	return 0;
+fail:
+	for (unsigned int i = 0; i < n; i++)
+		close(parents[i]);
+	(void)disk_close(chain);
+	return r;
+}
+
 int dev_open_disk(const struct api_disk *d, unsigned int idx, struct ctl_disk_wire *w,
-		  struct api_error *e)
+		  int *parents, unsigned int *n_parents, struct api_error *e)
 {
 	struct disk_diag diag = { 0 };
 	struct disk_info info;
@@ -48,6 +114,8 @@ int dev_open_disk(const struct api_disk *d, unsigned int idx, struct ctl_disk_wi
 	int fd, r;
 
 	memset(w, 0, sizeof(*w));
+	if (n_parents)
+		*n_parents = 0;
 	fd = open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		r = -errno;
@@ -68,7 +136,7 @@ int dev_open_disk(const struct api_disk *d, unsigned int idx, struct ctl_disk_wi
 	/*
 	 * Look at the very file we pass (through our own descriptor, so a file
 	 * swapped under the path cannot slip past): the worker cannot open a
-	 * differencing image's parents, so those are refused here.
+	 * differencing image's parents, so they are opened here and passed too.
 	 */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	r = disk_open(proc, DISK_OPEN_INSPECT | DISK_OPEN_NO_PARENT, &diag, &dk);
@@ -80,11 +148,18 @@ int dev_open_disk(const struct api_disk *d, unsigned int idx, struct ctl_disk_wi
 	disk_get_info(dk, &info);
 	(void)disk_close(dk);
 	if (info.type == DISK_TYPE_DIFF) {
-		close(fd);
-		return api_fail(e, API_E_UNSUPPORTED, "disks[%u] '%s' is a differencing %s image; "
-				"openhvd cannot hand its parent chain to the worker yet: merge it "
-				"('openhv disk merge') or convert it to a standalone image", idx,
-				d->path, disk_format_name(info.format));
+		if (!parents || !n_parents) {
+			close(fd);
+			return api_fail(e, API_E_UNSUPPORTED, "'%s' is a differencing %s image; "
+					"hot-add takes standalone images: add it to the VM's "
+					"configuration while the VM is off, or merge it ('openhv "
+					"disk merge')", d->path, disk_format_name(info.format));
+		}
+		r = open_parents(fd, d, idx, parents, n_parents, e);
+		if (r) {
+			close(fd);
+			return r;
+		}
 	}
 	set_label(w->label, sizeof(w->label), d->path);
 	w->flags = d->readonly ? CTL_DISK_F_RDONLY : 0;

@@ -11,11 +11,14 @@
 
 /*
  * Open disk idx (read-write, or read-only when marked so) and fill its SETUP
- * details. Differencing images are refused (their parents could not be
- * opened by the worker). Returns the descriptor or -errno with e set.
+ * details. A differencing image's parents are opened read-only into
+ * parents[] (nearest first, at most CTL_MAX_DISK_PARENTS; *n_parents set),
+ * for the worker, which cannot open files; with parents NULL (hot-add)
+ * differencing images are refused. Returns the descriptor or -errno with e
+ * set (then nothing is left open).
  */
 int dev_open_disk(const struct api_disk *d, unsigned int idx, struct ctl_disk_wire *w,
-		  struct api_error *e);
+		  int *parents, unsigned int *n_parents, struct api_error *e);
 
 /*
  * Attach to the existing TAP interface of NIC idx, or open a port on its

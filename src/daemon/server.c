@@ -713,7 +713,7 @@ static void handle_disk_add(struct client *c, struct vm *vm, const struct http_r
 		}
 	}
 	/* Opened and checked here, exactly as at start; the worker gets the descriptor. */
-	fd = dev_open_disk(&d, vm->cfg.n_disks, &w, &e);
+	fd = dev_open_disk(&d, vm->cfg.n_disks, &w, NULL, NULL, &e);
 	if (fd < 0) {
 		respond_err(c, &e);
 		return;

@@ -268,12 +268,28 @@ int vm_spawn(struct vm *vm, struct api_error *e)
 	}
 	memset(&sw, 0, sizeof(sw));
 	for (unsigned int i = 0; i < vm->cfg.n_disks && i < CTL_MAX_DISKS; i++) {
-		fd = dev_open_disk(&vm->cfg.disks[i], i, &sw.disks[i], e);
+		int parents[CTL_MAX_DISK_PARENTS];
+		unsigned int n_parents = 0;
+
+		fd = dev_open_disk(&vm->cfg.disks[i], i, &sw.disks[i], parents, &n_parents, e);
 		if (fd < 0) {
 			r = fd;
 			goto fail;
 		}
+		/* Room for this chain and what is still to come (NICs, /dev/kvm, the log). */
+		if (n + 1 + n_parents + (vm->cfg.n_disks - i - 1) + vm->cfg.n_nics + 2 > CTL_MAX_FDS) {
+			close(fd);
+			for (unsigned int k = 0; k < n_parents; k++)
+				close(parents[k]);
+			r = api_fail(e, API_E_BAD_REQUEST, "disks[%u] '%s': the VM's images and their "
+				     "parents need more than %d descriptors; merge differencing chains "
+				     "('openhv disk merge') or attach fewer disks", i,
+				     vm->cfg.disks[i].path, CTL_MAX_FDS);
+			goto fail;
+		}
 		ADD_FD(fd, CTL_FD_DISK);
+		for (unsigned int k = 0; k < n_parents; k++)
+			ADD_FD(parents[k], CTL_FD_DISK_PARENT);
 		sw.n_disks++;
 	}
 	for (unsigned int i = 0; i < vm->cfg.n_nics && i < CTL_MAX_NICS; i++) {

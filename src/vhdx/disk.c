@@ -108,6 +108,10 @@ struct chain_ids {
 	/* disk_open_fds: the only files the chain may use (no path is opened). */
 	const struct disk_fd_entry *files;
 	unsigned n_files;
+	/* disk_open_fd_chain: the chain's descriptors in order, image first. */
+	const int *chain;
+	const char *const *names;
+	unsigned n_chain, next;
 };
 
 static const struct disk_fd_entry *fd_entry(const struct chain_ids *ids, const char *path)
@@ -156,9 +160,19 @@ static int open_parent(struct disk *d, struct chain_ids *ids, struct disk_diag *
 			 CHAIN_MAX);
 		return -ELOOP;
 	}
-	r = resolve_parent(d, ids, ppath, sizeof(ppath), diag);
-	if (r < 0)
-		return r;
+	if (ids->chain) {
+		/* The caller resolved the chain; the next descriptor is the parent. */
+		if (ids->next >= ids->n_chain) {
+			diag_set(diag, 0, "'%s' is a differencing image and its parent was not "
+				 "passed; pass the whole chain", d->path);
+			return -ENOENT;
+		}
+		snprintf(ppath, sizeof(ppath), "%s", ids->names[ids->next]);
+	} else {
+		r = resolve_parent(d, ids, ppath, sizeof(ppath), diag);
+		if (r < 0)
+			return r;
+	}
 	r = disk_open_chain(ppath, DISK_OPEN_RDONLY, ids, diag, &p);
 	if (r < 0)
 		return r;
@@ -224,7 +238,13 @@ static int disk_open_chain(const char *path, unsigned flags, struct chain_ids *i
 	bool ro = flags & (DISK_OPEN_RDONLY | DISK_OPEN_INSPECT);
 	int r;
 
-	if (ids->files) {
+	if (ids->chain) {
+		if (ids->next >= ids->n_chain) {
+			diag_set(diag, 0, "no descriptor was passed for '%s'", path);
+			return -ENOENT;
+		}
+		r = disk_file_fdopen(ids->chain[ids->next++], ro, &f);
+	} else if (ids->files) {
 		const struct disk_fd_entry *e = fd_entry(ids, path);
 
 		if (!e) {
@@ -296,6 +316,37 @@ int disk_open_fds(const char *path, const struct disk_fd_entry *files, unsigned 
 		return -EINVAL;
 	}
 	return disk_open_chain(path, flags, &ids, diag, ret);
+}
+
+int disk_open_fd_chain(const int *fds, const char *const *names, unsigned n, unsigned flags,
+		       struct disk_diag *diag, struct disk **ret)
+{
+	struct chain_ids ids = { .n = 0, .chain = fds, .names = names, .n_chain = n };
+	int r;
+
+	if (diag)
+		diag->msg[0] = 0;
+	if (!fds || !names || !n || n > CHAIN_MAX + 1) {
+		diag_set(diag, 0, "an image chain of %u descriptors cannot be opened (1 to %d)", n,
+			 CHAIN_MAX + 1);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (!names[i] || fds[i] < 0) {
+			diag_set(diag, 0, "image %u of the chain has no descriptor or name", i);
+			return -EINVAL;
+		}
+	r = disk_open_chain(names[0], flags, &ids, diag, ret);
+	if (r < 0)
+		return r;
+	if (ids.next != n) {
+		diag_set(diag, 0, "%u images were passed for '%s' but its chain has %u; pass "
+			 "exactly the image and its parents", n, names[0], ids.next);
+		(void)disk_close(*ret);
+		*ret = NULL;
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int disk_close(struct disk *d)

@@ -16,6 +16,8 @@
 #include "vsp/storvsp/storvsp.h"
 #include "vsp/storvsp/storvsp_blk.h"
 
+_Static_assert(VM_DISK_PARENTS_MAX == STORVSP_BLK_PARENTS_MAX, "one limit for parent images");
+
 /* Instance GUID of the controller (any unique value; Linux binds by class). */
 static const uint8_t storage_instance[16] = { 0x6f, 0x68, 0x76, 0x00, 0x73, 0x63, 0x01, 0x40,
 					      0x80, 0x00, 0x73, 0x74, 0x6f, 0x72, 0x00, 0x00 };
@@ -55,8 +57,9 @@ int vm_storage_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_d
 		if (!disks[i].path)
 			continue;   /* an empty slot (a disk removed while the VM ran) */
 		/* fd >= 0 is dup()ed on every build (a guest reboot rebuilds the VM). */
-		r = storvsp_blk_open(disks[i].path, disks[i].fd, disks[i].read_only, disks[i].dvd,
-				     &st->blk[i], err, errlen);
+		r = storvsp_blk_open_chain(disks[i].path, disks[i].fd, disks[i].parent_fds,
+					   disks[i].n_parents, disks[i].read_only, disks[i].dvd,
+					   &st->blk[i], err, errlen);
 		if (r)
 			goto fail;
 		r = storvsp_add_lun(st->sv, (uint8_t)i, storvsp_blk_disk(st->blk[i]));
@@ -84,7 +87,8 @@ int vm_storage_hot_add(struct vm_storage *st, unsigned int lun, const struct vm_
 
 	if (lun >= VM_MAX_DISKS || lun >= STORVSP_MAX_LUNS || st->blk[lun])
 		return errf(err, errlen, -EEXIST, "LUN %u is not free", lun);
-	r = storvsp_blk_open(d->path, d->fd, d->read_only, d->dvd, &st->blk[lun], err, errlen);
+	r = storvsp_blk_open_chain(d->path, d->fd, d->parent_fds, d->n_parents, d->read_only,
+				   d->dvd, &st->blk[lun], err, errlen);
 	if (r)
 		return r;
 	r = storvsp_add_lun(st->sv, (uint8_t)lun, storvsp_blk_disk(st->blk[lun]));

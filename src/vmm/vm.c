@@ -106,6 +106,53 @@ void vm_disk_config_init(struct vm_disk_config *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->fd = -1;
+	for (unsigned int i = 0; i < VM_DISK_PARENTS_MAX; i++)
+		d->parent_fds[i] = -1;
+}
+
+/* Closes the descriptors keep_disk_fds() made. */
+static void drop_disk_fds(struct vm_disk_config *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+	for (unsigned int i = 0; i < d->n_parents && i < VM_DISK_PARENTS_MAX; i++) {
+		if (d->parent_fds[i] >= 0)
+			close(d->parent_fds[i]);
+		d->parent_fds[i] = -1;
+	}
+	d->n_parents = 0;
+}
+
+/*
+ * dst becomes src with our own duplicates of src's image and parent
+ * descriptors (the caller keeps its own). 0 or -errno (nothing kept).
+ */
+static int keep_disk_fds(struct vm_disk_config *dst, const struct vm_disk_config *src)
+{
+	*dst = *src;
+	dst->fd = -1;
+	dst->n_parents = 0;
+	for (unsigned int i = 0; i < VM_DISK_PARENTS_MAX; i++)
+		dst->parent_fds[i] = -1;
+	if (src->fd < 0)
+		return src->n_parents ? -EINVAL : 0;
+	if (src->n_parents > VM_DISK_PARENTS_MAX)
+		return -E2BIG;
+	dst->fd = fcntl(src->fd, F_DUPFD_CLOEXEC, 3);
+	if (dst->fd < 0)
+		return -errno;
+	for (unsigned int i = 0; i < src->n_parents; i++) {
+		dst->parent_fds[i] = fcntl(src->parent_fds[i], F_DUPFD_CLOEXEC, 3);
+		dst->n_parents = i + 1;
+		if (dst->parent_fds[i] < 0) {
+			int r = -errno;
+
+			drop_disk_fds(dst);
+			return r;
+		}
+	}
+	return 0;
 }
 
 void vm_nic_config_init(struct vm_nic_config *n)
@@ -600,24 +647,20 @@ int vm_create(const struct vm_config *cfg, struct vm **ret_vm, char *err, size_t
 	vm->cfg.cmdline = vm->cmdline;
 	vm->cfg.name = vm->name;
 	for (unsigned int i = 0; i < cfg->n_disks && i < VM_MAX_DISKS; i++) {
-		vm->disks[i] = cfg->disks[i];
-		vm->disks[i].fd = -1;
 		vm->n_disk_slots = i + 1;
 		vm->disk_path[i] = xstrdup(cfg->disks[i].path ? cfg->disks[i].path : "(passed descriptor)");
 		if (!vm->disk_path[i]) {
 			r = errf(err, errlen, -ENOMEM, "out of memory");
 			goto err;
 		}
+		r = keep_disk_fds(&vm->disks[i], &cfg->disks[i]);
 		vm->disks[i].path = vm->disk_path[i];
-		if (cfg->disks[i].fd >= 0) {
-			vm->disks[i].fd = fcntl(cfg->disks[i].fd, F_DUPFD_CLOEXEC, 3);
-			if (vm->disks[i].fd < 0) {
-				r = errf(err, errlen, -errno, "disk '%s': cannot keep its descriptor: %s",
-					 vm->disk_path[i], strerror(errno));
-				goto err;
-			}
-			vm->disk_own_fd[i] = true;
+		if (r) {
+			r = errf(err, errlen, r, "disk '%s': cannot keep its descriptors: %s",
+				 vm->disk_path[i], strerror(-r));
+			goto err;
 		}
+		vm->disk_own_fd[i] = vm->disks[i].fd >= 0;
 	}
 	vm->cfg.disks = NULL;   /* the caller's array is not used after this */
 	for (unsigned int i = 0; i < cfg->n_nics && i < VM_MAX_NICS; i++) {
@@ -749,7 +792,7 @@ int vm_disk_add(struct vm *vm, const struct vm_disk_config *d, unsigned int *ret
 	struct vm_disk_config slot;
 	struct stat st, other;
 	unsigned int lun;
-	int r, fd = -1;
+	int r;
 
 	if (!d || (!d->path && d->fd < 0))
 		return errf(err, errlen, -EINVAL, "no disk image given");
@@ -778,38 +821,32 @@ int vm_disk_add(struct vm *vm, const struct vm_disk_config *d, unsigned int *ret
 			 (unsigned int)VM_MAX_DISKS);
 		goto out;
 	}
-	slot = *d;
-	if (d->fd >= 0) {
-		fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 3);
-		if (fd < 0) {
-			r = errf(err, errlen, -errno, "cannot keep the disk's descriptor: %s",
-				 strerror(errno));
-			goto out;
-		}
-		slot.fd = fd;
+	r = keep_disk_fds(&slot, d);
+	if (r) {
+		r = errf(err, errlen, r, "cannot keep the disk's descriptors: %s", strerror(-r));
+		goto out;
 	}
 	vm->disk_path[lun] = xstrdup(d->path ? d->path : "(passed descriptor)");
 	if (!vm->disk_path[lun]) {
+		drop_disk_fds(&slot);
 		r = errf(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	slot.path = vm->disk_path[lun];
 	r = vm_storage_hot_add(vm->storage, lun, &slot, err, errlen);
 	if (r) {
+		drop_disk_fds(&slot);
 		free(vm->disk_path[lun]);
 		vm->disk_path[lun] = NULL;
 		goto out;
 	}
 	vm->disks[lun] = slot;
-	vm->disk_own_fd[lun] = fd >= 0;
-	fd = -1;
+	vm->disk_own_fd[lun] = slot.fd >= 0;
 	if (lun + 1 > vm->n_disk_slots)
 		vm->n_disk_slots = lun + 1;
 	*ret_lun = lun;
 out:
 	pthread_mutex_unlock(&vm->lock);
-	if (fd >= 0)
-		close(fd);
 	return r;
 }
 
@@ -829,8 +866,8 @@ int vm_disk_remove(struct vm *vm, unsigned int lun, char *err, size_t errlen)
 	r = vm_storage_hot_remove(vm->storage, lun, err, errlen);
 	if (r)
 		goto out;
-	if (vm->disk_own_fd[lun] && vm->disks[lun].fd >= 0)
-		close(vm->disks[lun].fd);
+	if (vm->disk_own_fd[lun])
+		drop_disk_fds(&vm->disks[lun]);
 	free(vm->disk_path[lun]);
 	vm->disk_path[lun] = NULL;
 	vm->disk_own_fd[lun] = false;
@@ -921,8 +958,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->initrd_fd >= 0)
 		close(vm->initrd_fd);
 	for (unsigned int i = 0; i < VM_MAX_DISKS; i++) {
-		if (vm->disk_own_fd[i] && vm->disks[i].fd >= 0)
-			close(vm->disks[i].fd);
+		if (vm->disk_own_fd[i])
+			drop_disk_fds(&vm->disks[i]);
 		free(vm->disk_path[i]);
 	}
 	for (unsigned int i = 0; i < VM_MAX_NICS; i++)

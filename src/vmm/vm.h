@@ -17,6 +17,7 @@
 #define VM_MIN_MEM (32ULL << 20)
 #define VM_MAX_CPUS 240
 #define VM_MAX_DISKS 64
+#define VM_DISK_PARENTS_MAX 8   /* = STORVSP_BLK_PARENTS_MAX */
 #define VM_MAX_NICS 8
 
 /* A disk on the synthetic SCSI controller (storvsp). */
@@ -24,6 +25,10 @@ struct vm_disk_config {
 	const char *path;        /* raw, VHD or VHDX image, or an ISO for a DVD (names it in messages) */
 	int fd;                  /* >= 0: the image already open (the VM dup()s it, the caller keeps
 				  * its own); -1: open path. vm_disk_config_init() sets -1. */
+	/* With fd >= 0, a differencing image's parents, nearest first, already open
+	 * read-only (dup()ed like fd); the chain was resolved by whoever opened them. */
+	int parent_fds[VM_DISK_PARENTS_MAX];
+	unsigned int n_parents;
 	bool read_only;
 	bool dvd;                /* CD/DVD drive (read-only medium) */
 };

@@ -18,6 +18,8 @@
 /* A disk image or TAP the service opened; the engine dup()s what it keeps. */
 struct engine_disk {
 	int fd;
+	int parent_fds[CTL_MAX_DISK_PARENTS];   /* differencing image: its parents, nearest first */
+	unsigned int n_parents;
 	const char *label;      /* the image's file name, for messages and format hints */
 	bool read_only;
 	bool dvd;

@@ -39,6 +39,8 @@ struct engine {
 	size_t line_len;
 	unsigned int n_disks, n_nics;
 	int disk_fd[CTL_MAX_DISKS];
+	int parent_fd[CTL_MAX_DISKS][CTL_MAX_DISK_PARENTS];   /* held like a VM holds them */
+	unsigned int n_parents[CTL_MAX_DISKS];
 	bool disk_ro[CTL_MAX_DISKS];
 	int tap_fd[CTL_MAX_NICS];
 };
@@ -59,8 +61,9 @@ static void describe_devices(struct engine *e, const struct engine_params *p)
 
 		if (fstat(e->disk_fd[i], &st))
 			st.st_size = -1;
-		snprintf(msg, sizeof(msg), "idle engine: disk%u %s %lld bytes %s\r\n", i,
-			 p->disks[i].label, (long long)st.st_size, rw ? "rw" : "ro");
+		snprintf(msg, sizeof(msg), "idle engine: disk%u %s %lld bytes %s parents %u\r\n", i,
+			 p->disks[i].label, (long long)st.st_size, rw ? "rw" : "ro",
+			 e->n_parents[i]);
 		out(e, msg);
 	}
 	for (unsigned int i = 0; i < e->n_nics; i++) {
@@ -142,6 +145,10 @@ static int idle_create(const struct engine_params *p, struct engine **ret, char 
 	/* Keep our own copies, as struct vm does. */
 	for (unsigned int i = 0; i < p->n_disks && i < CTL_MAX_DISKS; i++) {
 		e->disk_fd[i] = fcntl(p->disks[i].fd, F_DUPFD_CLOEXEC, 0);
+		for (unsigned int k = 0; k < p->disks[i].n_parents && k < CTL_MAX_DISK_PARENTS; k++) {
+			e->parent_fd[i][k] = fcntl(p->disks[i].parent_fds[k], F_DUPFD_CLOEXEC, 0);
+			e->n_parents[i] = k + 1;
+		}
 		e->disk_ro[i] = p->disks[i].read_only;
 		e->n_disks++;
 	}
@@ -292,9 +299,13 @@ static void idle_destroy(struct engine *e)
 		return;
 	close(e->wake[0]);
 	close(e->wake[1]);
-	for (unsigned int i = 0; i < e->n_disks; i++)
+	for (unsigned int i = 0; i < e->n_disks; i++) {
 		if (e->disk_fd[i] >= 0)
 			close(e->disk_fd[i]);
+		for (unsigned int k = 0; k < e->n_parents[i]; k++)
+			if (e->parent_fd[i][k] >= 0)
+				close(e->parent_fd[i][k]);
+	}
 	for (unsigned int i = 0; i < e->n_nics; i++)
 		if (e->tap_fd[i] >= 0)
 			close(e->tap_fd[i]);

@@ -60,6 +60,10 @@ static int vme_create(const struct engine_params *p, struct engine **ret, char *
 		snprintf(e->disk_labels[i], sizeof(e->disk_labels[i]), "%s", p->disks[i].label);
 		disks[i].path = e->disk_labels[i];
 		disks[i].fd = p->disks[i].fd;
+		_Static_assert(CTL_MAX_DISK_PARENTS <= VM_DISK_PARENTS_MAX, "parents fit the VM");
+		for (unsigned int k = 0; k < p->disks[i].n_parents; k++)
+			disks[i].parent_fds[k] = p->disks[i].parent_fds[k];
+		disks[i].n_parents = p->disks[i].n_parents;
 		disks[i].read_only = p->disks[i].read_only;
 		disks[i].dvd = p->disks[i].dvd;
 	}

@@ -488,6 +488,13 @@ int main(int argc, char **argv)
 			n_disk++;
 			break;
 		}
+		case CTL_FD_DISK_PARENT: {
+			/* ctl_decode checked it follows its disk, within the limit. */
+			struct engine_disk *d = &p.disks[n_disk - 1];
+
+			d->parent_fds[d->n_parents++] = fds[i];
+			break;
+		}
 		case CTL_FD_TAP: {
 			const struct ctl_nic_wire *t = &m.u.setup.nics[n_tap];
 
@@ -538,8 +545,11 @@ int main(int argc, char **argv)
 		close(p.kernel_fd);
 	if (p.initrd_fd >= 0)
 		close(p.initrd_fd);
-	for (unsigned int i = 0; i < p.n_disks; i++)
+	for (unsigned int i = 0; i < p.n_disks; i++) {
 		close(p.disks[i].fd);
+		for (unsigned int k = 0; k < p.disks[i].n_parents; k++)
+			close(p.disks[i].parent_fds[k]);
+	}
 	for (unsigned int i = 0; i < p.n_nics; i++)
 		close(p.nics[i].fd);
 	if (m.u.setup.flags & CTL_SETUP_F_NO_SANDBOX) {

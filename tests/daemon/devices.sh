@@ -58,12 +58,33 @@ expect_rc 2 "start with a missing disk refused" vm start d2
 check "the error names the disk and the fix" grep -q "disks\[0\].*nosuch.img.*openhv vm edit" \
 	"$T_DIR/err"
 check "d2 stays off" test "$(vm_state d2)" = off
+# parent_read_only PID NAME: PID holds a descriptor on a file NAME, opened read-only.
+parent_read_only() {
+	local f t
+	for f in /proc/"$1"/fd/*; do
+		t=$(readlink "$f") || continue
+		case $t in */"$2") ;; *) continue ;; esac
+		grep -qE '^flags:[[:space:]]*[0-7]*[04]$' "/proc/$1/fdinfo/${f##*/}" && return 0
+	done
+	return 1
+}
 "$OPENHV" disk create --parent "$VHDX" "$T_DIR/child.vhdx" >/dev/null 2>&1
 if [ -f "$T_DIR/child.vhdx" ]; then
+	# A differencing disk: the service resolves the chain and passes the
+	# parent too (read-only); the worker holds both, opens neither.
 	expect_rc 0 "edit d2 to a differencing disk" vm edit d2 --disk "$T_DIR/child.vhdx"
+	expect_rc 0 "start d2 with a differencing disk" vm start d2
+	check "d2's worker holds the child image" out_has "child.vhdx" ls -l /proc/"$(vm_pid d2)"/fd
+	check "... and its parent, read-only" parent_read_only "$(vm_pid d2)" data.vhdx
+	check "the worker got the child with one parent" \
+		wait_log d2 "disk0 child.vhdx [0-9]* bytes rw parents 1"
+	expect_rc 0 "stop d2" vm stop d2
+	check "d2 off" wait_state d2 off 5
+	mv "$VHDX" "$VHDX.away"
 	vm start d2 >"$T_DIR/out" 2>"$T_DIR/err"
-	check "differencing disk refused with a reason" grep -q "differencing.*merge" "$T_DIR/err"
+	check "a missing parent is refused, naming it" grep -q "disks\[0\].*parent" "$T_DIR/err"
 	check "d2 still off" test "$(vm_state d2)" = off
+	mv "$VHDX.away" "$VHDX"
 else
 	not_ok "cannot create a differencing VHDX for the test"
 fi

@@ -270,5 +270,45 @@ for n in g4 g5 g6 g7; do
 done
 check "all off" wait_state g6 off 10
 
+# 6. A differencing VHDX through the service: openhvd resolves the chain and
+#    passes the parent read-only next to the child; the guest reads the
+#    parent's data through the child, its writes land in the child only.
+#    Hot-adding a differencing image is refused with a reason.
+BASE_RAW="$T_DIR/g8-base.img" BASE="$T_DIR/g8-base.vhdx" CHILD="$T_DIR/g8-child.vhdx"
+truncate -s 32M "$BASE_RAW"
+printf 'ohv-parent-marker-host' | dd of="$BASE_RAW" bs=512 seek=8 conv=notrunc 2>/dev/null
+if "$OPENHV" disk convert "$BASE_RAW" "$BASE" >/dev/null 2>&1 &&
+	"$OPENHV" disk create --parent "$BASE" "$CHILD" >/dev/null 2>&1; then
+	base_sum=$(sha256sum <"$BASE")
+	expect_rc 0 "create g8 with a differencing VHDX" vm create g8 --kernel "$KERNEL" \
+		--initrd "$INITRD" --memory 160M --cmdline "console=ttyS0 ohv.shell=1" --disk "$CHILD"
+	expect_rc 0 "start g8 (the service passes the child and its parent)" vm start g8
+	check "g8 shell up" wait_log g8 "interactive shell" "$BOOT_TIMEOUT"
+	con g8 30 "$T_DIR/g8.con" <<'EOS'
+. /ohv/scripts/disk-lib.sh; disk_load; l0=$(disk_by_lun 0); echo "ohv-g8-lun0=$l0"
+echo "ohv-g8-size=$(cat /sys/block/$l0/size)"
+echo "ohv-g8-read=$(dd if=/dev/$l0 bs=512 skip=8 count=1 2>/dev/null | tr -dc 'a-z-' | head -c 40)"
+echo ohv-child-marker-guest | dd of=/dev/$l0 bs=512 seek=16 conv=fsync 2>/dev/null; echo "ohv-g8-dd=$?"
+EOS
+	tr -d '\r' <"$T_DIR/g8.con" | grep "^ohv-" | sed 's/^/# g8: /'
+	check "g8 sees the chain's size (32 MiB)" grep -q "ohv-g8-size=65536" "$T_DIR/g8.con"
+	check "g8 reads the parent's data through the child" \
+		grep -q "ohv-g8-read=ohv-parent-marker-host" "$T_DIR/g8.con"
+	check "g8's write succeeded" grep -q "ohv-g8-dd=0" "$T_DIR/g8.con"
+	"$OPENHV" disk create --parent "$BASE" "$T_DIR/g8-hot.vhdx" >/dev/null 2>&1
+	expect_rc 1 "hot-adding a differencing image is refused (501)" vm disk add g8 "$T_DIR/g8-hot.vhdx"
+	check "... with the reason" grep -q "differencing.*standalone" "$T_DIR/err"
+	expect_rc 0 "kill g8" vm kill g8
+	check "g8 off" wait_state g8 off 10
+	check "the parent image is unchanged" test "$(sha256sum <"$BASE")" = "$base_sum"
+	check "the child passes openhv disk check" "$OPENHV" disk check "$CHILD"
+	"$OPENHV" disk convert "$CHILD" "$T_DIR/g8-flat.img" >/dev/null 2>&1
+	check "the child holds the guest's write on top of the parent's data" sh -c "
+		dd if='$T_DIR/g8-flat.img' bs=512 skip=8 count=1 2>/dev/null | grep -q ohv-parent-marker-host &&
+		dd if='$T_DIR/g8-flat.img' bs=512 skip=16 count=1 2>/dev/null | grep -q ohv-child-marker-guest"
+else
+	not_ok "cannot make a differencing VHDX for the test"
+fi
+
 sed 's/^/# worker: /' "$LOG"/*.worker.log 2>/dev/null | head -20
 finish

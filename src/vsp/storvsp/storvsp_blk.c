@@ -429,6 +429,13 @@ static void make_ids(const struct disk_info *info, const char *path, struct scsi
 int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
 		     struct storvsp_blk **ret, char *err, size_t errlen)
 {
+	return storvsp_blk_open_chain(path, fd, NULL, 0, read_only, dvd, ret, err, errlen);
+}
+
+int storvsp_blk_open_chain(const char *path, int fd, const int *parent_fds, unsigned n_parents,
+			   bool read_only, bool dvd, struct storvsp_blk **ret, char *err,
+			   size_t errlen)
+{
 	struct scsi_disk_params p = { 0 };
 	struct disk_diag diag = { 0 };
 	struct disk_info info;
@@ -447,7 +454,28 @@ int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
 		return -ENOMEM;
 	}
 	b->raw_fd = -1;
-	if (fd >= 0) {
+	if (n_parents && (fd < 0 || dvd || n_parents > STORVSP_BLK_PARENTS_MAX)) {
+		snprintf(err, errlen, "disk '%s': %u parent images cannot be used here (they come "
+			 "with the image's descriptor, at most %d, and not for a DVD)", path,
+			 n_parents, STORVSP_BLK_PARENTS_MAX);
+		free(b);
+		return -EINVAL;
+	}
+	if (n_parents) {
+		/* A differencing image with its chain, as the service resolved it. */
+		int fds[1 + STORVSP_BLK_PARENTS_MAX];
+		const char *names[1 + STORVSP_BLK_PARENTS_MAX];
+		char pnames[STORVSP_BLK_PARENTS_MAX][64];
+
+		fds[0] = fd;
+		names[0] = path;
+		for (unsigned i = 0; i < n_parents; i++) {
+			fds[i + 1] = parent_fds[i];
+			snprintf(pnames[i], sizeof(pnames[i]), "parent %u of the disk", i + 1);
+			names[i + 1] = pnames[i];
+		}
+		r = disk_open_fd_chain(fds, names, n_parents + 1, flags, &diag, &b->disk);
+	} else if (fd >= 0) {
 		struct disk_file *f = NULL;
 
 		r = disk_file_fdopen(fd, flags & DISK_OPEN_RDONLY, &f);
@@ -469,6 +497,13 @@ int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
 		return r;
 	}
 	disk_get_info(b->disk, &info);
+	if (info.type == DISK_TYPE_DIFF && !disk_parent(b->disk)) {
+		/* Without its parents the image would read as zeros where it has no data. */
+		snprintf(err, errlen, "disk '%s' is a differencing image passed without its parent "
+			 "images; pass the whole chain", path);
+		r = -EINVAL;
+		goto fail;
+	}
 	p.size = info.virtual_size;
 	p.read_only = read_only || dvd || info.rdonly;
 	p.dvd = dvd;

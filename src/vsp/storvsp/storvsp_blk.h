@@ -24,12 +24,21 @@ struct storvsp_blk;
 
 /*
  * Open an image as a SCSI disk (or DVD). fd >= 0: use a dup() of that open
- * descriptor (the caller keeps fd; path only names the disk in messages;
- * differencing images then have no parent chain); fd < 0: open path.
- * One line in err on failure.
+ * descriptor (the caller keeps fd; path only names the disk in messages; a
+ * differencing image is refused, as its parents are missing); fd < 0: open
+ * path and its parent chain. One line in err on failure.
  */
 int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
 		     struct storvsp_blk **ret, char *err, size_t errlen);
+/*
+ * The same for a differencing image passed as descriptors: parent_fds are
+ * its parents, nearest first (what disk_open_fd_chain() takes), dup()ed like
+ * fd. n_parents == 0 is storvsp_blk_open().
+ */
+#define STORVSP_BLK_PARENTS_MAX 8
+int storvsp_blk_open_chain(const char *path, int fd, const int *parent_fds, unsigned n_parents,
+			   bool read_only, bool dvd, struct storvsp_blk **ret, char *err,
+			   size_t errlen);
 struct scsi_disk *storvsp_blk_disk(struct storvsp_blk *b);
 /* Whether data commands can run through io_uring (else all is synchronous:
  * no liburing, io_uring refused by the kernel or a seccomp filter, or

@@ -203,7 +203,7 @@ static void test_ctl_setup_devices(void)
 	EXPECT_REFUSED(bad.n_disks = 3);                    /* more details than descriptors */
 	EXPECT_REFUSED(bad.n_disks = 1);                    /* fewer */
 	EXPECT_REFUSED(bad.n_nics = 0);
-	EXPECT_REFUSED(bad.fd_roles[3] = CTL_FD_TAP + 1);   /* unknown role */
+	EXPECT_REFUSED(bad.fd_roles[3] = CTL_FD_DISK_PARENT + 1);   /* unknown role */
 	EXPECT_REFUSED(memset(bad.disks[0].label, 'a', CTL_LABEL_MAX));   /* unterminated */
 	EXPECT_REFUSED(bad.disks[0].flags = 1u << 7);       /* unknown flag */
 	EXPECT_REFUSED(bad.disks[0].flags = CTL_DISK_F_DVD);   /* a writable DVD */
@@ -222,6 +222,45 @@ static void test_ctl_setup_devices(void)
 	bad.n_nics = 0;
 	n = ctl_encode(CTL_SETUP, &bad, sizeof(bad), "x", 1, pkt, sizeof(pkt));
 	T_EXPECT_EQ(ctl_decode(pkt, (size_t)n, &m), -EBADMSG);
+
+	/* Parent images follow their disk: disk, parent, parent, TAP is fine. */
+	bad = s;
+	bad.n_fds = 5;
+	bad.fd_roles[2] = CTL_FD_DISK_PARENT;
+	bad.fd_roles[3] = CTL_FD_DISK_PARENT;
+	bad.fd_roles[4] = CTL_FD_TAP;
+	bad.n_disks = 1;
+	n = ctl_encode(CTL_SETUP, &bad, sizeof(bad), "x", 1, pkt, sizeof(pkt));
+	T_EXPECT_EQ(ctl_decode(pkt, (size_t)n, &m), 0);
+	/* ... not first, not after a TAP or the kernel, not more than the limit. */
+	bad.fd_roles[0] = CTL_FD_DISK_PARENT;
+	n = ctl_encode(CTL_SETUP, &bad, sizeof(bad), "x", 1, pkt, sizeof(pkt));
+	T_EXPECT_EQ(ctl_decode(pkt, (size_t)n, &m), -EBADMSG);
+	bad.fd_roles[0] = CTL_FD_KERNEL;
+	bad.fd_roles[1] = CTL_FD_DISK_PARENT;
+	bad.fd_roles[2] = CTL_FD_DISK;
+	bad.fd_roles[3] = CTL_FD_TAP;
+	n = ctl_encode(CTL_SETUP, &bad, sizeof(bad), "x", 1, pkt, sizeof(pkt));
+	T_EXPECT_EQ(ctl_decode(pkt, (size_t)n, &m), -EBADMSG);
+	bad.fd_roles[1] = CTL_FD_DISK;
+	bad.fd_roles[2] = CTL_FD_TAP;
+	bad.fd_roles[3] = CTL_FD_DISK_PARENT;
+	bad.fd_roles[4] = CTL_FD_KERNEL;
+	n = ctl_encode(CTL_SETUP, &bad, sizeof(bad), "x", 1, pkt, sizeof(pkt));
+	T_EXPECT_EQ(ctl_decode(pkt, (size_t)n, &m), -EBADMSG);
+	bad = s;
+	bad.n_fds = 2 + CTL_MAX_DISK_PARENTS + 1;
+	bad.fd_roles[0] = CTL_FD_KERNEL;
+	bad.fd_roles[1] = CTL_FD_DISK;
+	for (unsigned int i = 2; i < bad.n_fds; i++)
+		bad.fd_roles[i] = CTL_FD_DISK_PARENT;
+	bad.n_disks = 1;
+	bad.n_nics = 0;
+	n = ctl_encode(CTL_SETUP, &bad, sizeof(bad), "x", 1, pkt, sizeof(pkt));
+	T_EXPECT_EQ(ctl_decode(pkt, (size_t)n, &m), -EBADMSG);
+	bad.n_fds--;                                         /* exactly the limit */
+	n = ctl_encode(CTL_SETUP, &bad, sizeof(bad), "x", 1, pkt, sizeof(pkt));
+	T_EXPECT_EQ(ctl_decode(pkt, (size_t)n, &m), 0);
 }
 
 static const struct t_case cases[] = {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../../lib/t.h"
+#include "openhv/disk.h"
 #include "vsp/storvsp/storvsp_blk.h"
 
 #define IMG_BYTES (4u * 1024u * 1024u)
@@ -132,6 +133,62 @@ static void test_fd_modes_are_checked(void)
 	/* A closed descriptor. */
 	T_EXPECT_EQ(storvsp_blk_open(img, fd, true, false, &b, err, sizeof(err)), -EBADF);
 	remove_image();
+}
+
+/* A differencing VHDX from descriptors: only with its parent. */
+static void test_differencing_needs_its_parent(void)
+{
+	struct disk_create_opts base = { .format = DISK_FMT_VHDX, .type = DISK_TYPE_DYNAMIC,
+					 .size = IMG_BYTES };
+	struct disk_create_opts child = { .format = DISK_FMT_VHDX };
+	struct disk_diag diag = { 0 };
+	struct storvsp_blk *b = NULL;
+	struct disk *d = NULL;
+	char bpath[128], cpath[128], err[256] = "";
+	uint8_t w[512], r[512];
+	int cfd, pfd;
+
+	snprintf(dir, sizeof(dir), "/tmp/ohv-blk.XXXXXX");
+	T_ASSERT(mkdtemp(dir));
+	snprintf(bpath, sizeof(bpath), "%s/base.vhdx", dir);
+	snprintf(cpath, sizeof(cpath), "%s/child.vhdx", dir);
+	T_ASSERT_EQ(disk_create(bpath, &base, &diag), 0);
+	memset(w, 0xc3, sizeof(w));
+	T_ASSERT_EQ(disk_open(bpath, 0, &diag, &d), 0);
+	T_ASSERT_EQ(disk_write(d, 512 * 7, w, 512), 0);
+	T_ASSERT_EQ(disk_close(d), 0);
+	child.parent = bpath;
+	T_ASSERT_EQ(disk_create(cpath, &child, &diag), 0);
+	cfd = open(cpath, O_RDWR | O_CLOEXEC);
+	pfd = open(bpath, O_RDONLY | O_CLOEXEC);
+	T_ASSERT(cfd >= 0 && pfd >= 0);
+
+	/* Alone it would read zeros where the parent has data: refused. */
+	T_EXPECT_EQ(storvsp_blk_open(cpath, cfd, false, false, &b, err, sizeof(err)), -EINVAL);
+	T_EXPECT(strstr(err, "without its parent") != NULL);
+	/* With it, the parent's data shows through and writes go to the child. */
+	T_ASSERT_EQ(storvsp_blk_open_chain(cpath, cfd, &pfd, 1, false, false, &b, err, sizeof(err)),
+		    0);
+	T_EXPECT_EQ(rw10(storvsp_blk_disk(b), false, 7, 1, r), SCSI_STATUS_GOOD);
+	T_EXPECT_MEMEQ(r, w, 512);
+	memset(w, 0x1d, sizeof(w));
+	T_EXPECT_EQ(rw10(storvsp_blk_disk(b), true, 7, 1, w), SCSI_STATUS_GOOD);
+	T_EXPECT_EQ(storvsp_blk_close(b), 0);
+	T_ASSERT_EQ(disk_open(bpath, DISK_OPEN_RDONLY, &diag, &d), 0);
+	T_ASSERT_EQ(disk_read(d, 512 * 7, r, 512), 0);
+	T_EXPECT_EQ(r[0], 0xc3);                  /* the parent is untouched */
+	T_ASSERT_EQ(disk_close(d), 0);
+	/* The wrong file as parent, or parents for a DVD: one clear line each. */
+	T_EXPECT(storvsp_blk_open_chain(cpath, cfd, &cfd, 1, true, false, &b, err,
+					sizeof(err)) < 0);
+	T_EXPECT(err[0] != 0);
+	T_EXPECT_EQ(storvsp_blk_open_chain(cpath, cfd, &pfd, 1, true, true, &b, err, sizeof(err)),
+		    -EINVAL);
+	close(cfd);
+	close(pfd);
+	unlink(cpath);
+	unlink(bpath);
+	rmdir(dir);
 }
 
 /* ---- asynchronous path ---- */
@@ -298,6 +355,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_open_by_path_writes_the_file),
 	T_CASE(test_open_from_fd_dups_and_caller_keeps_it),
 	T_CASE(test_fd_modes_are_checked),
+	T_CASE(test_differencing_needs_its_parent),
 	T_CASE(test_async_raw_read_write_flush),
 	T_CASE(test_async_read_past_end_of_file_reads_zero),
 	{ 0 },

@@ -345,6 +345,69 @@ static void test_open_fds(void)
 	close(fb);
 }
 
+/* A chain passed as descriptors in order (what openhvd hands its workers). */
+static void test_open_fd_chain(void)
+{
+	char a[256], b[256], c[256];
+	const char *names[3];
+	struct disk_diag diag = { 0 };
+	uint8_t sec[512], got[512];
+	struct disk *d;
+	int fds[3], swapped[3];
+
+	snprintf(a, sizeof(a), "%s", tpath("oa.vhdx"));
+	snprintf(b, sizeof(b), "%s", tpath("ob.vhdx"));
+	snprintf(c, sizeof(c), "%s", tpath("oc.vhdx"));
+	xcreate(a, DISK_FMT_VHDX, DISK_TYPE_DYNAMIC, 4 * MiB, 0, 0, NULL);
+	memset(sec, 0x3c, sizeof(sec));
+	d = xopen(a, 0);
+	T_ASSERT_EQ(disk_write(d, 8192, sec, 512), 0);
+	T_ASSERT_EQ(disk_close(d), 0);
+	xcreate(b, DISK_FMT_VHDX, 0, 0, 0, 0, a);
+	xcreate(c, DISK_FMT_VHDX, 0, 0, 0, 0, b);
+	fds[0] = open(c, O_RDWR | O_CLOEXEC);
+	fds[1] = open(b, O_RDONLY | O_CLOEXEC);
+	fds[2] = open(a, O_RDONLY | O_CLOEXEC);
+	T_ASSERT(fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0);
+	names[0] = "top.vhdx";
+	names[1] = "middle.vhdx";
+	names[2] = "base.vhdx";
+
+	/* Moved away: the descriptors are all there is. */
+	T_ASSERT_EQ(rename(a, tpath("oa-moved.vhdx")), 0);
+	T_ASSERT_EQ(disk_open_fd_chain(fds, names, 3, 0, &diag, &d), 0);
+	T_ASSERT_EQ(disk_read(d, 8192, got, 512), 0);
+	T_EXPECT_MEMEQ(got, sec, 512);            /* through two parents */
+	memset(got, 0x77, sizeof(got));
+	T_ASSERT_EQ(disk_write(d, 0, got, 512), 0);
+	T_ASSERT_EQ(disk_close(d), 0);
+	T_ASSERT_EQ(disk_open_fd_chain(fds, names, 3, DISK_OPEN_RDONLY, &diag, &d), 0);
+	T_ASSERT_EQ(disk_read(d, 0, sec, 512), 0);
+	T_EXPECT_EQ(sec[0], 0x77);                /* the write went to the top image */
+	T_ASSERT_EQ(disk_close(d), 0);
+
+	/* A parent left out, one too many, parents swapped: refused with a reason. */
+	T_EXPECT_EQ(disk_open_fd_chain(fds, names, 2, DISK_OPEN_RDONLY, &diag, &d), -ENOENT);
+	T_EXPECT(strstr(diag.msg, "parent was not passed") != NULL);
+	T_EXPECT_EQ(disk_open_fd_chain(fds + 1, names + 1, 2, DISK_OPEN_RDONLY, &diag, &d), 0);
+	T_ASSERT_EQ(disk_close(d), 0);
+	swapped[0] = fds[1];
+	swapped[1] = fds[2];
+	swapped[2] = fds[0];
+	T_EXPECT_EQ(disk_open_fd_chain(swapped, names, 3, DISK_OPEN_RDONLY, &diag, &d), -EINVAL);
+	T_EXPECT(strstr(diag.msg, "3 images were passed") != NULL);
+	swapped[0] = fds[0];
+	swapped[1] = fds[2];                      /* grandparent where the parent belongs */
+	swapped[2] = fds[1];
+	T_EXPECT(disk_open_fd_chain(swapped, names, 3, DISK_OPEN_RDONLY, &diag, &d) < 0);
+	T_EXPECT(diag.msg[0] != 0);
+	T_EXPECT_EQ(disk_open_fd_chain(fds, names, 0, 0, &diag, &d), -EINVAL);
+	swapped[0] = -1;
+	T_EXPECT_EQ(disk_open_fd_chain(swapped, names, 1, 0, &diag, &d), -EINVAL);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+}
+
 static void test_discard(void)
 {
 	const char *p = tpath("discard.vhdx");
@@ -837,6 +900,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_chain_vhd),
 	T_CASE(test_parent_errors),
 	T_CASE(test_open_fds),
+	T_CASE(test_open_fd_chain),
 	T_CASE(test_discard),
 	T_CASE(test_resize_compact),
 	T_CASE(test_dirty_replay),
