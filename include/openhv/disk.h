@@ -126,6 +126,14 @@ int disk_open_fds(const char *path, const struct disk_fd_entry *files, unsigned 
  */
 int disk_open_fd_chain(const int *fds, const char *const *names, unsigned n, unsigned flags,
 		       struct disk_diag *diag, struct disk **ret) MUST_CHECK;
+/*
+ * The path of a differencing image's parent as disk_open() would find it
+ * (from the parent locators, next to the image), for an image opened with
+ * DISK_OPEN_INSPECT or DISK_OPEN_NO_PARENT: a chain can be walked without
+ * replaying any log. -ENOENT with diag naming the paths tried; -EINVAL if d
+ * has no parent.
+ */
+int disk_parent_path(struct disk *d, char *out, size_t len, struct disk_diag *diag) MUST_CHECK;
 /* Flushes (if writable), marks a VHDX log clean and frees; returns the first error. */
 int disk_close(struct disk *d);
 

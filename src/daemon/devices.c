@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,67 +40,86 @@ static void set_label(char *label, size_t len, const char *path)
 
 /*
  * The parents of the differencing image open as fd (found at d->path): the
- * chain is resolved from the parent locators the way `openhv run` does,
- * each parent is opened read-only, and the result is checked from the
- * descriptors alone, so a file swapped under a path on the way is refused
- * by the identity check the worker will make again.
+ * chain is walked from the parent locators the way `openhv run` finds it,
+ * header by header (no log is replayed here: the worker replays the
+ * image's own), and each parent is opened read-only. The chain is then
+ * checked from the descriptors alone, so a file swapped under a path on the
+ * way is refused; when a log needs replay first, the worker makes the same
+ * identity check when it opens the chain.
  */
 static int open_parents(int fd, const struct api_disk *d, unsigned int idx, int *parents,
 			unsigned int *n_parents, struct api_error *e)
 {
+	static char paths[1 + CTL_MAX_DISK_PARENTS][PATH_MAX];
 	struct disk_diag diag = { 0 };
-	struct disk *chain = NULL, *p;
 	int fds[1 + CTL_MAX_DISK_PARENTS];
 	const char *names[1 + CTL_MAX_DISK_PARENTS];
 	unsigned int n = 0;
 	int r;
 
-	r = disk_open(d->path, DISK_OPEN_RDONLY, &diag, &chain);
-	if (r)
-		return api_fail(e, API_E_BAD_REQUEST, "disks[%u] '%s': %s", idx, d->path,
-				diag.msg[0] ? diag.msg : strerror(-r));
-	names[0] = d->path;
-	for (p = disk_parent(chain); p; p = disk_parent(p)) {
+	snprintf(paths[0], sizeof(paths[0]), "%s", d->path);
+	for (;;) {
+		struct disk *dk = NULL;
+		struct disk_info info;
 		int pfd;
 
+		r = disk_open(paths[n], DISK_OPEN_INSPECT, &diag, &dk);
+		if (r) {
+			r = api_fail(e, API_E_BAD_REQUEST, "disks[%u] '%s': %s", idx, d->path,
+				     diag.msg[0] ? diag.msg : strerror(-r));
+			goto fail;
+		}
+		disk_get_info(dk, &info);
+		if (info.type != DISK_TYPE_DIFF) {
+			(void)disk_close(dk);
+			break;
+		}
 		if (n >= CTL_MAX_DISK_PARENTS) {
+			(void)disk_close(dk);
 			r = api_fail(e, API_E_BAD_REQUEST, "disks[%u] '%s' has more than %d parent "
 				     "images; merge part of the chain ('openhv disk merge')", idx,
 				     d->path, CTL_MAX_DISK_PARENTS);
 			goto fail;
 		}
-		pfd = open(disk_path(p), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (pfd < 0) {
-			r = api_fail(e, API_E_BAD_REQUEST, "disks[%u]: cannot open its parent image "
-				     "'%s': %s", idx, disk_path(p), strerror(errno));
+		r = disk_parent_path(dk, paths[n + 1], sizeof(paths[n + 1]), &diag);
+		(void)disk_close(dk);
+		if (r) {
+			r = api_fail(e, API_E_BAD_REQUEST, "disks[%u] '%s': %s", idx, d->path,
+				     diag.msg[0] ? diag.msg : strerror(-r));
 			goto fail;
 		}
-		parents[n] = pfd;
-		names[n + 1] = disk_path(p);
-		n++;
+		pfd = open(paths[n + 1], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (pfd < 0) {
+			r = api_fail(e, API_E_BAD_REQUEST, "disks[%u]: cannot open its parent image "
+				     "'%s': %s", idx, paths[n + 1], strerror(errno));
+			goto fail;
+		}
+		parents[n++] = pfd;
 	}
 	fds[0] = fd;
-	for (unsigned int i = 0; i < n; i++)
+	names[0] = paths[0];
+	for (unsigned int i = 0; i < n; i++) {
 		fds[i + 1] = parents[i];
+		names[i + 1] = paths[i + 1];
+	}
 	{
 		struct disk *check = NULL;
 
 		r = disk_open_fd_chain(fds, names, n + 1, DISK_OPEN_RDONLY, &diag, &check);
-		if (r) {
+		if (r && r != -EROFS) {
 			r = api_fail(e, API_E_BAD_REQUEST, "disks[%u] '%s': its parent chain does "
 				     "not hold together: %s", idx, d->path,
 				     diag.msg[0] ? diag.msg : strerror(-r));
 			goto fail;
 		}
-		(void)disk_close(check);
+		if (!r)
+			(void)disk_close(check);
 	}
-	(void)disk_close(chain);
 	*n_parents = n;
 	return 0;
 fail:
 	for (unsigned int i = 0; i < n; i++)
 		close(parents[i]);
-	(void)disk_close(chain);
 	return r;
 }
 

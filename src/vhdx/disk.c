@@ -318,6 +318,19 @@ int disk_open_fds(const char *path, const struct disk_fd_entry *files, unsigned 
 	return disk_open_chain(path, flags, &ids, diag, ret);
 }
 
+int disk_parent_path(struct disk *d, char *out, size_t len, struct disk_diag *diag)
+{
+	struct chain_ids ids = { .n = 0 };
+
+	if (diag)
+		diag->msg[0] = 0;
+	if (!d->drv->parent_hint || !d->drv->parent_hint(d, 0)) {
+		diag_set(diag, 0, "'%s' is not a differencing image", d->path);
+		return -EINVAL;
+	}
+	return resolve_parent(d, &ids, out, len, diag);
+}
+
 int disk_open_fd_chain(const int *fds, const char *const *names, unsigned n, unsigned flags,
 		       struct disk_diag *diag, struct disk **ret)
 {

@@ -365,6 +365,18 @@ static void test_open_fd_chain(void)
 	T_ASSERT_EQ(disk_close(d), 0);
 	xcreate(b, DISK_FMT_VHDX, 0, 0, 0, 0, a);
 	xcreate(c, DISK_FMT_VHDX, 0, 0, 0, 0, b);
+	/* Walking the chain header by header, as the service does. */
+	{
+		char pp[512];
+
+		d = xopen(c, DISK_OPEN_INSPECT);
+		T_ASSERT_EQ(disk_parent_path(d, pp, sizeof(pp), &diag), 0);
+		T_EXPECT_STREQ(pp, b);
+		T_ASSERT_EQ(disk_close(d), 0);
+		d = xopen(a, DISK_OPEN_INSPECT);
+		T_EXPECT_EQ(disk_parent_path(d, pp, sizeof(pp), &diag), -EINVAL);
+		T_ASSERT_EQ(disk_close(d), 0);
+	}
 	fds[0] = open(c, O_RDWR | O_CLOEXEC);
 	fds[1] = open(b, O_RDONLY | O_CLOEXEC);
 	fds[2] = open(a, O_RDONLY | O_CLOEXEC);
