@@ -77,6 +77,17 @@ int disk_file_open(const char *path, unsigned flags, struct disk_file **ret) MUS
 /* A host file over a dup() of an already-open fd (the caller keeps its own);
  * -EBADF if its access mode does not allow what rdonly asks. */
 int disk_file_fdopen(int fd, bool rdonly, struct disk_file **ret) MUST_CHECK;
+/*
+ * Image locking between processes (open file description locks, so a lock
+ * follows its descriptor into another process and ends when the last copy
+ * closes). A writer holds the lock exclusively, a reader shares it: one
+ * writer or many readers, e.g. several VMs on children of one parent while
+ * no one may write the parent. disk_open() takes it for every file it opens
+ * by path (not with DISK_OPEN_INSPECT); fd-based opens leave locking to
+ * whoever opened the files. -EBUSY when another holder conflicts; 0 when the
+ * file system has no locks (nothing to enforce there).
+ */
+int disk_lock_fd(int fd, bool exclusive) MUST_CHECK;
 /* An in-memory file holding a copy of data (for fuzzers and tests). */
 int disk_file_mem(const void *data, size_t len, bool rdonly, struct disk_file **ret) MUST_CHECK;
 /* Borrow the current contents of an in-memory file. */

@@ -232,9 +232,10 @@ static int do_info(struct create_args *a)
 	}
 	/* Inspect first (works on a dirty image), then try to open the chain. */
 	r = disk_open(a->positional[0], DISK_OPEN_RDONLY, &diag, &d);
-	if (r == -EROFS || r == -ENOENT || r == -ESTALE || r == -ELOOP) {
+	if (r == -EROFS || r == -EBUSY || r == -ENOENT || r == -ESTALE || r == -ELOOP) {
 		struct disk_diag d2 = { 0 };
-		if (r != -EROFS) {
+		/* In use by a running VM: its headers can still be shown. */
+		if (r != -EROFS && r != -EBUSY) {
 			/* Show the image itself, then fail: its chain is unusable. */
 			log_err("%s", diag.msg);
 			broken = true;

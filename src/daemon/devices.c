@@ -47,6 +47,18 @@ static void set_label(char *label, size_t len, const char *path)
  * way is refused; when a log needs replay first, the worker makes the same
  * identity check when it opens the chain.
  */
+static int lock_fail(struct api_error *e, unsigned int idx, const char *path, int r,
+		     bool parent)
+{
+	if (r == -EBUSY)
+		return api_fail(e, API_E_CONFLICT, "disks[%u]: %s'%s' is in use by another VM or "
+				"program%s; stop that first or use another image", idx,
+				parent ? "its parent image " : "", path,
+				parent ? " that writes it" : "");
+	return api_fail(e, API_E_INTERNAL, "disks[%u]: cannot lock '%s': %s", idx, path,
+			strerror(-r));
+}
+
 static int open_parents(int fd, const struct api_disk *d, unsigned int idx, int *parents,
 			unsigned int *n_parents, struct api_error *e)
 {
@@ -92,6 +104,13 @@ static int open_parents(int fd, const struct api_disk *d, unsigned int idx, int 
 		if (pfd < 0) {
 			r = api_fail(e, API_E_BAD_REQUEST, "disks[%u]: cannot open its parent image "
 				     "'%s': %s", idx, paths[n + 1], strerror(errno));
+			goto fail;
+		}
+		/* Shared: other children may read it too, no one may write it. */
+		r = disk_lock_fd(pfd, false);
+		if (r) {
+			close(pfd);
+			r = lock_fail(e, idx, paths[n + 1], r, true);
 			goto fail;
 		}
 		parents[n++] = pfd;
@@ -152,6 +171,15 @@ int dev_open_disk(const struct api_disk *d, unsigned int idx, struct ctl_disk_wi
 		close(fd);
 		return api_fail(e, API_E_BAD_REQUEST, "disks[%u] '%s' is not a regular file or "
 				"block device", idx, d->path);
+	}
+	/*
+	 * The lock lives on this open file description, which the worker
+	 * inherits: it holds while the VM runs and ends with the worker.
+	 */
+	r = disk_lock_fd(fd, !d->readonly);
+	if (r) {
+		close(fd);
+		return lock_fail(e, idx, d->path, r, false);
 	}
 	/*
 	 * Look at the very file we pass (through our own descriptor, so a file

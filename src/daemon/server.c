@@ -712,26 +712,28 @@ static void handle_disk_add(struct client *c, struct vm *vm, const struct http_r
 			return;
 		}
 	}
-	/* Opened and checked here, exactly as at start; the worker gets the descriptor. */
-	fd = dev_open_disk(&d, vm->cfg.n_disks, &w, NULL, NULL, &e);
-	if (fd < 0) {
-		respond_err(c, &e);
-		return;
-	}
-	/* The same file under another name (a link) is the same disk. */
+	/*
+	 * The same file under another name (a link) is the same disk: said
+	 * plainly here (the image lock taken below would refuse it as well).
+	 */
 	{
 		struct stat nst, ost;
 
-		for (unsigned int i = 0; i < vm->cfg.n_disks && !fstat(fd, &nst); i++) {
+		for (unsigned int i = 0; i < vm->cfg.n_disks && !stat(d.path, &nst); i++) {
 			if (!stat(vm->cfg.disks[i].path, &ost) && ost.st_dev == nst.st_dev &&
 			    ost.st_ino == nst.st_ino) {
-				close(fd);
 				respond_fail(c, API_E_CONFLICT, "'%s' is the same file as '%s', "
 					     "attached to VM '%s' already (LUN %u)", d.path,
 					     vm->cfg.disks[i].path, vm->cfg.name, vm->disk_lun[i]);
 				return;
 			}
 		}
+	}
+	/* Opened, locked and checked here, exactly as at start; the worker gets the descriptor. */
+	fd = dev_open_disk(&d, vm->cfg.n_disks, &w, NULL, NULL, &e);
+	if (fd < 0) {
+		respond_err(c, &e);
+		return;
 	}
 	vm->disk_adding = d;
 	vm->disk_op = true;

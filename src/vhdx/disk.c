@@ -255,6 +255,19 @@ static int disk_open_chain(const char *path, unsigned flags, struct chain_ids *i
 		r = disk_file_fdopen(e->fd, ro, &f);
 	} else {
 		r = disk_file_open(path, ro ? DISK_FILE_RDONLY : 0, &f);
+		if (r == 0 && !(flags & DISK_OPEN_INSPECT)) {
+			r = disk_lock_fd(f->fd, !ro);
+			if (r == -EBUSY) {
+				diag_set(diag, 0, "'%s' is in use by a running VM or another program "
+					 "(%s); stop that first", path, ro ?
+					 "someone has it open for writing" :
+					 "someone has it open");
+				disk_file_close(f);
+				return r;
+			}
+			if (r < 0)
+				disk_file_close(f);
+		}
 	}
 	if (r < 0) {
 		diag_set(diag, 0, "cannot open '%s': %s", path, strerror(-r));

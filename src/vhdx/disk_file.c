@@ -155,6 +155,30 @@ int disk_file_open(const char *path, unsigned flags, struct disk_file **ret)
 	return 0;
 }
 
+/*
+ * One byte far beyond any image's end stands for the whole image (a lock
+ * does not need the byte to exist); it is not a range QEMU locks.
+ */
+#define DISK_LOCK_BYTE ((off_t)0x6f68762d6c6bLL)
+
+int disk_lock_fd(int fd, bool exclusive)
+{
+	struct flock fl = {
+		.l_type = exclusive ? F_WRLCK : F_RDLCK,
+		.l_whence = SEEK_SET,
+		.l_start = DISK_LOCK_BYTE,
+		.l_len = 1,
+	};
+
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EACCES)
+		return -EBUSY;
+	if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EINVAL)
+		return 0;
+	return -errno;
+}
+
 int disk_file_fdopen(int fd, bool rdonly, struct disk_file **ret)
 {
 	struct disk_file *f;

@@ -78,8 +78,28 @@ if [ -f "$T_DIR/child.vhdx" ]; then
 	check "... and its parent, read-only" parent_read_only "$(vm_pid d2)" data.vhdx
 	check "the worker got the child with one parent" \
 		wait_log d2 "disk0 child.vhdx [0-9]* bytes rw parents 1"
+	# Image locks: the parent is shared read-only while d2 runs.
+	expect_rc 0 "create d3 writing d2's parent" vm create d3 --kernel "$K" --memory 64M \
+		--disk "$VHDX"
+	expect_rc 5 "a parent in use cannot be attached writable" vm start d3
+	check "the error says the image is in use" grep -q "disks\[0\]: '.*data.vhdx' is in use" \
+		"$T_DIR/err"
+	check "d3 stays off" test "$(vm_state d3)" = off
+	expect_rc 0 "create d4 reading d2's parent" vm create d4 --kernel "$K" --memory 64M \
+		--disk "$VHDX,ro"
+	expect_rc 0 "another reader of the parent may start" vm start d4
+	check "d4 running" wait_state d4 running 5
+	expect_rc 0 "stop d4" vm stop d4
+	"$OPENHV" disk check "$T_DIR/child.vhdx" >"$T_DIR/out" 2>"$T_DIR/err"
+	check "disk check of a running VM's image refused" \
+		sh -c "[ $? -eq 1 ] && grep -q 'in use by a running VM' '$T_DIR/err'"
+	check "disk info still shows it" "$OPENHV" disk info "$T_DIR/child.vhdx"
 	expect_rc 0 "stop d2" vm stop d2
 	check "d2 off" wait_state d2 off 5
+	expect_rc 0 "d3 starts once the parent is free" vm start d3
+	check "d3 running" wait_state d3 running 5
+	expect_rc 0 "stop d3" vm stop d3
+	check "d3 off" wait_state d3 off 5
 	mv "$VHDX" "$VHDX.away"
 	vm start d2 >"$T_DIR/out" 2>"$T_DIR/err"
 	check "a missing parent is refused, naming it" grep -q "disks\[0\].*parent" "$T_DIR/err"

@@ -889,6 +889,62 @@ static void test_create_errors(void)
 	T_EXPECT(access(tpath("ce.vhd"), F_OK) != 0);
 }
 
+/*
+ * Image locks: one writer or many readers, across open file descriptions
+ * (a second open in this same process conflicts like another process would).
+ */
+static void test_locking(void)
+{
+	char p[256], c1[256], c2[256];
+	struct disk_diag diag = { 0 };
+	struct disk *w, *r1, *r2, *x;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s", tpath("lk-parent.vhdx"));
+	snprintf(c1, sizeof(c1), "%s", tpath("lk-c1.vhdx"));
+	snprintf(c2, sizeof(c2), "%s", tpath("lk-c2.vhdx"));
+	xcreate(p, DISK_FMT_VHDX, DISK_TYPE_DYNAMIC, 4 * MiB, 0, 0, NULL);
+	xcreate(c1, DISK_FMT_VHDX, 0, 0, 0, 0, p);
+	xcreate(c2, DISK_FMT_VHDX, 0, 0, 0, 0, p);
+
+	/* A writer excludes a second writer and readers; inspection still works. */
+	w = xopen(p, 0);
+	T_EXPECT_EQ(disk_open(p, 0, &diag, &x), -EBUSY);
+	T_EXPECT(strstr(diag.msg, "in use") != NULL);
+	T_EXPECT_EQ(disk_open(p, DISK_OPEN_RDONLY, &diag, &x), -EBUSY);
+	T_EXPECT_EQ(disk_open(c1, 0, &diag, &x), -EBUSY);   /* its parent is being written */
+	x = xopen(p, DISK_OPEN_INSPECT);
+	T_ASSERT_EQ(disk_close(x), 0);
+	T_ASSERT_EQ(disk_close(w), 0);
+
+	/* Two children of one parent run side by side; the parent is then read-only. */
+	r1 = xopen(c1, 0);
+	r2 = xopen(c2, 0);
+	T_EXPECT_EQ(disk_open(p, 0, &diag, &x), -EBUSY);
+	T_EXPECT(strstr(diag.msg, "open for writing") == NULL);
+	x = xopen(p, DISK_OPEN_RDONLY);
+	T_ASSERT_EQ(disk_close(x), 0);
+	T_EXPECT_EQ(disk_open(c1, DISK_OPEN_RDONLY, &diag, &x), -EBUSY);
+	T_ASSERT_EQ(disk_close(r1), 0);
+	T_ASSERT_EQ(disk_close(r2), 0);
+
+	/* A lock follows its descriptor (the service locks, the worker inherits). */
+	fd = open(p, O_RDWR | O_CLOEXEC);
+	T_ASSERT(fd >= 0);
+	T_ASSERT_EQ(disk_lock_fd(fd, true), 0);
+	T_EXPECT_EQ(disk_lock_fd(fd, true), 0);             /* the holder again: fine */
+	T_EXPECT_EQ(disk_open(p, DISK_OPEN_RDONLY, &diag, &x), -EBUSY);
+	{
+		int dupfd = dup(fd);
+
+		close(fd);                                  /* a copy still holds it */
+		T_EXPECT_EQ(disk_open(p, DISK_OPEN_RDONLY, &diag, &x), -EBUSY);
+		close(dupfd);
+	}
+	w = xopen(p, 0);                                    /* last copy gone: free */
+	T_ASSERT_EQ(disk_close(w), 0);
+}
+
 static void test_cleanup(void)
 {
 	char cmd[128];
@@ -913,6 +969,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_parent_errors),
 	T_CASE(test_open_fds),
 	T_CASE(test_open_fd_chain),
+	T_CASE(test_locking),
 	T_CASE(test_discard),
 	T_CASE(test_resize_compact),
 	T_CASE(test_dirty_replay),
