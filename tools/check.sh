@@ -76,13 +76,19 @@ else
 	# output as comments and a "# FLAKY" line names the script, so a flake is
 	# seen, never hidden; only the second run's results count.
 	# OPENHV_GUEST_RERUN=0 turns this off.
+	#
+	# Each script may declare how long its emulated host may run in a
+	# "# ehost-timeout: SECONDS" line (default 1500): a hang then costs a few
+	# times the script's normal duration, not the longest script's.
 	budget=${OPENHV_CHECK_BUDGET:-4200}
 	for t in $OPENHV_GUEST_TESTS; do
 		n=$(basename "$t" .sh)
+		tmo=$(sed -n 's/^# ehost-timeout: *\([0-9][0-9]*\).*/\1/p' "$t" | head -n 1)
+		tmo=${tmo:-1500}
 		for run in 1 2; do
 			run_start=$SECONDS
 			for attempt in 1 2; do
-				OPENHV_GUEST_TESTS=$t tools/with-kvm --timeout 1500 tests/guest/run-all.sh 2>&1 |
+				OPENHV_GUEST_TESTS=$t tools/with-kvm --timeout "$tmo" tests/guest/run-all.sh 2>&1 |
 					tee "$results/one.tap"
 				gs=${PIPESTATUS[0]}
 				[ "$gs" -eq 125 ] && [ "$attempt" -eq 1 ] || break

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ehost-timeout: 600  (seconds for tools/check.sh; normally a few minutes at most)
 # Guest tests for direct boot of a stock Debian cloud kernel (issue: boot a
 # stock Linux guest): SMP, memory, serial in/out, power-off, reboot, crash.
 # Needs /dev/kvm (run through tools/with-kvm). Prints TAP.

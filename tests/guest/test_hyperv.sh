@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ehost-timeout: 600  (seconds for tools/check.sh; normally a few minutes at most)
 # Guest tests for the Hyper-V interface with a stock Debian cloud kernel:
 # enlightenments and VMBus bring-up, device offers and class ids, the
 # integration services (heartbeat, shutdown, time sync, KVP), crash

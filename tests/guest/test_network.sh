@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ehost-timeout: 600  (seconds for tools/check.sh; normally a few minutes at most)
 # Guest tests for the synthetic NIC (netvsp + hv_netvsc) over a TAP device:
 # driver probe, ping both ways, a TCP download and upload with SHA-256
 # checks, checksum/segmentation offloads with iperf3 both ways, MTU 9000

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ehost-timeout: 600  (seconds for tools/check.sh; normally a few minutes at most)
 # Guest tests for the bootable root disk (tools/mkrootdisk.sh): the stock
 # guest boots with root=/dev/sda on a 512 MiB VHDX served by storvsp, its /
 # is that ext4 disk, a random token written on the first boot survives the

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ehost-timeout: 600  (seconds for tools/check.sh; normally a few minutes at most)
 # Guest tests for synthetic SCSI storage (storvsp) with the stock hv_storvsc
 # driver, in two boots: (1) raw, VHDX, read-only, failing and 4Kn disks plus
 # a DVD: capacities, sector sizes, byte-for-byte data on the host images,

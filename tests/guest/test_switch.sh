@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ehost-timeout: 900  (seconds for tools/check.sh; normally a few minutes at most)
 # Guest tests for openhv virtual switches (openhv switch, --nic switch=NAME)
 # with stock guests:
 #   - command-line refusals (bad name, --address on private, missing uplink,
@@ -158,11 +159,14 @@ ilog=$tmp/int.log
 start_vm "$ilog" --nic switch=int0,mac=02:6f:68:11:00:02 "${disk[@]}" --cmdline \
 	"console=ttyS0 panic=-1 ohv.script=sw-internal ohv.ip=169.254.110.2 ohv.host=169.254.110.1 ohv.linkup=1 $([ "$spoof" = 1 ] && echo ohv.spoofip=169.254.110.3)"
 ipid=${pids[-1]}
+wait_for "$ilog" "ohv-sw-ready|ohv-result=" 400 "$ipid"
+# The external guest boots once the internal one is up (guests booting at
+# once trip the emulated host, see tests/guest/l2-fault.sh); both then run
+# side by side.
 elog=$tmp/ext.log
 start_vm "$elog" --nic switch=ext0,mac=02:6f:68:13:00:02,allow-mac-spoofing "${disk[@]}" --cmdline \
 	"console=ttyS0 panic=-1 ohv.script=sw-peer ohv.ip=169.254.130.2 ohv.reach=169.254.130.1 $([ "$spoof" = 1 ] && echo ohv.spoofip=169.254.130.3)"
 epid=${pids[-1]}
-wait_for "$ilog" "ohv-sw-ready|ohv-result=" 400 "$ipid"
 # (The guest's line may be split by a kernel message on the shared console;
 # the bridge learning the MAC from the guest's frames shows it as well.)
 t_check "internal: the guest's NIC has its MAC" \
@@ -222,16 +226,17 @@ fi
 t_check "the ports are gone when the VMs exit" \
 	sh -c "! ip -o link show master ohv-int0 | grep -q . && ! ip -o link show master ohv-ext0 | grep -q ohvp"
 
-# 4. Private switch, three guests: A and B on VLAN 10, C on VLAN 20. A and B
-#    boot together and find each other; C boots once they are up (three
-#    guests booting at once trip the emulated host, see tests/guest/l2-fault.sh)
-#    and must reach neither of them.
+# 4. Private switch, three guests: A and B on VLAN 10, C on VLAN 20. Each
+#    boots once the one before it is up (guests booting at once trip the
+#    emulated host, see tests/guest/l2-fault.sh): A keeps pinging B (up to
+#    300 tries) while B boots; C must reach neither of them while both run.
 alog=$tmp/a.log blog=$tmp/b.log clog=$tmp/c.log
 base="console=ttyS0 panic=-1 ohv.script=sw-peer"
-start_vm "$alog" --nic switch=prv0,vlan=10 --cmdline "$base ohv.ip=169.254.120.1 ohv.reach=169.254.120.2"
+start_vm "$alog" --nic switch=prv0,vlan=10 --cmdline "$base ohv.ip=169.254.120.1 ohv.reach=169.254.120.2 ohv.reachtries=300"
+wait_for "$alog" "ohv-sw-carrier=|ohv-result=" 400 "${pids[0]}"
 start_vm "$blog" --nic switch=prv0,vlan=10 --cmdline "$base ohv.ip=169.254.120.2 ohv.reach=169.254.120.1"
-wait_for "$alog" "ohv-sw-wait-link|ohv-result=" 400 "${pids[0]}"
-wait_for "$blog" "ohv-sw-wait-link|ohv-result=" 200 "${pids[1]}"
+wait_for "$blog" "ohv-sw-wait-link|ohv-result=" 400 "${pids[1]}"
+wait_for "$alog" "ohv-sw-wait-link|ohv-result=" 200 "${pids[0]}"
 t_check "private: two guests on the same VLAN reach each other" \
 	sh -c "grep -q 'ohv-sw-reach-169.254.120.2=ok' '$alog' && grep -q 'ohv-sw-reach-169.254.120.1=ok' '$blog'"
 start_vm "$clog" --nic switch=prv0,vlan=20 --cmdline "$base ohv.ip=169.254.120.3 ohv.noreach=169.254.120.1,169.254.120.2"
