@@ -28,8 +28,17 @@ declare -A sum_tx sum_rx sum_avg sum_p99
 # host kernel segments, we only finish checksums; openhv-nooffload: no
 # virtio-net header on the TAP (the state before offloads).
 vmms=${OHV_BENCH_VMMS:-openhv openhv-csum openhv-nooffload qemu-virtio}
-for vmm in $vmms; do
-	for r in $(seq 1 "$runs"); do
+# OHV_BENCH_OPENHV_ALT=BINARY adds "openhv-alt": a second openhv build (e.g.
+# the commit before a change) with all offloads, in the same run.
+alt=${OHV_BENCH_OPENHV_ALT:-}
+if [ -n "$alt" ]; then
+	[ -x "$alt" ] || { echo "bench_network: OHV_BENCH_OPENHV_ALT=$alt is not an executable" >&2; exit 1; }
+	vmms="$vmms openhv-alt"
+fi
+# Interleaved (run 1 of every configuration, then run 2...): load drifts on
+# a shared machine hit every configuration alike.
+for r in $(seq 1 "$runs"); do
+	for vmm in $vmms; do
 		log=$tmp/$vmm.$r.log
 		# a fresh iperf3 server per VM: a client that died cannot leave it busy
 		kill "$iperf" 2>/dev/null
@@ -38,9 +47,10 @@ for vmm in $vmms; do
 		iperf=$!
 		sleep 0.5
 		case $vmm in
-		openhv | openhv-csum | openhv-nooffload)
-			case $vmm in openhv) off=1 ;; openhv-csum) off=csum ;; *) off=0 ;; esac
-			OPENHV_NETVSP_OFFLOAD=$off timeout 900 "$openhv" run --kernel "$kernel" \
+		openhv | openhv-csum | openhv-nooffload | openhv-alt)
+			bin=$openhv
+			case $vmm in openhv) off=1 ;; openhv-csum) off=csum ;; openhv-alt) off=1 bin=$alt ;; *) off=0 ;; esac
+			OPENHV_NETVSP_OFFLOAD=$off timeout 900 "$bin" run --kernel "$kernel" \
 				--initrd "$initrd" --memory 512M --cpus 2 \
 				--nic "tap=$tap,mac=02:6f:68:00:00:42" --cmdline "$append" </dev/null >"$log" 2>&1 ;;
 		qemu-virtio)
@@ -70,7 +80,7 @@ for vmm in $vmms; do
 done
 # Ratios against QEMU virtio-net (throughput: higher is better; latency: lower).
 q=qemu-virtio
-for vmm in openhv openhv-csum openhv-nooffload; do
+for vmm in openhv openhv-csum openhv-nooffload openhv-alt; do
 	[ -n "${sum_tx[$vmm]:-}" ] && [ -n "${sum_tx[$q]:-}" ] || continue
 	awk -v n="$vmm" -v t="${sum_tx[$vmm]}" -v r="${sum_rx[$vmm]}" -v a="${sum_avg[$vmm]}" \
 		-v p="${sum_p99[$vmm]}" -v qt="${sum_tx[$q]}" -v qr="${sum_rx[$q]}" \

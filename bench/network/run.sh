@@ -11,5 +11,10 @@ tools/deps.sh
 [ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
 ninja -C "$build" >/dev/null
 eval "$(tools/mkguest.sh)"
-exec tools/with-kvm bash "$top/bench/network/bench_network.sh" "$top/$build/src/cli/openhv" \
-	"$KERNEL" "$INITRD" "$@"
+# The emulated host passes on only OPENHV_* variables: hand ours over by env.
+bench_env=()
+while IFS= read -r name; do
+	bench_env+=("$name=${!name}")
+done < <(compgen -e | grep -E '^OHV_BENCH_[A-Z_]*$')
+exec tools/with-kvm env "${bench_env[@]}" bash "$top/bench/network/bench_network.sh" \
+	"$top/$build/src/cli/openhv" "$KERNEL" "$INITRD" "$@"

@@ -33,6 +33,12 @@ struct vmbus_ring {
 	uint32_t size;                   /* data bytes (pages * 4096) */
 	uint32_t index;                  /* our read index (consumer) or write index (producer) */
 	bool producer;
+	/*
+	 * Producer: signal only when the guest had read everything before this
+	 * packet (empty -> non-empty), for guest drivers that read every packet
+	 * per interrupt and look again after unmasking (storvsc, netvsc).
+	 */
+	bool signal_on_empty;
 };
 
 /*
@@ -54,12 +60,21 @@ void vmbus_ring_destroy(struct vmbus_ring *ring);
 int vmbus_ring_read(struct vmbus_ring *ring, uint8_t *buf, uint32_t bufsize,
 		    struct vmbus_pkt *ret_pkt, bool *ret_signal) MUST_CHECK;
 
+/*
+ * Consumer: ask the guest producer not to signal (mask) while the host is
+ * draining anyway, or to signal again (unmask). After unmasking, look at
+ * the ring once more (vmbus_ring_read): a packet written while masked came
+ * without a signal. Full barrier included.
+ */
+void vmbus_ring_mask(struct vmbus_ring *ring, bool mask);
+
 /* Bytes available to read (0 when empty or corrupt). */
 uint32_t vmbus_ring_avail(const struct vmbus_ring *ring);
 
 /*
  * Producer: write descriptor + payload + padding + trailer and publish the
- * new write index. *ret_signal is set when the guest's interrupt_mask is 0.
+ * new write index. *ret_signal is set when the guest's interrupt_mask is 0
+ * (and, with signal_on_empty, the guest had read all earlier packets).
  * When the packet does not fit, pending_send_sz is set to its size and
  * -EAGAIN returned. -EPROTO when the guest's read index is corrupt.
  */

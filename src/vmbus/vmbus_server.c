@@ -502,6 +502,7 @@ static int chan_setup_rings(struct vmbus_server *srv, struct vmbus_chan *chan,
 	r = vmbus_ring_init(&chan->out, srv->gm, g->pfns + split, g->npfns - split, true);
 	if (r)
 		goto err_in;
+	chan->out.signal_on_empty = chan->dev->cls->guest_drains;
 	chan->pktbuf_size = MIN(chan->in.size, VMBUS_RING_MAX_PKT);
 	chan->pktbuf = malloc(chan->pktbuf_size);
 	if (!chan->pktbuf) {
@@ -742,6 +743,7 @@ static void chan_break(struct vmbus_chan *chan)
 /* Returns packets handled; re-arms the channel if the budget ran out. */
 static int chan_drain(struct vmbus_server *srv, struct vmbus_chan *chan)
 {
+	bool masked = false;
 	int n = 0;
 
 	while (chan->open && !chan->broken) {
@@ -757,11 +759,25 @@ static int chan_drain(struct vmbus_server *srv, struct vmbus_chan *chan)
 			break;
 		}
 		r = vmbus_ring_read(&chan->in, chan->pktbuf, chan->pktbuf_size, &pkt, &sig);
-		if (r == -EAGAIN)
-			break;
+		if (r == -EAGAIN) {
+			if (!masked)
+				break;
+			/* Caught up: let the guest signal again, then look once more. */
+			vmbus_ring_mask(&chan->in, false);
+			masked = false;
+			continue;
+		}
 		if (r < 0) {
 			chan_break(chan);
 			break;
+		}
+		/*
+		 * PERF: we are draining, so the guest's signals would only cost
+		 * it exits; it writes without signalling until we unmask.
+		 */
+		if (!masked && chan->dev->cls->guest_drains) {
+			vmbus_ring_mask(&chan->in, true);
+			masked = true;
 		}
 		n++;
 		srv->stats.pkts_in++;
@@ -770,6 +786,9 @@ static int chan_drain(struct vmbus_server *srv, struct vmbus_chan *chan)
 		if (chan->dev->cls->packet(chan, &pkt) == -EPROTO && chan->open)
 			chan_break(chan);
 	}
+	/* Out of budget we come back soon (still masked); broken: unmask anyway. */
+	if (masked && chan->open && n != VMBUS_DRAIN_BUDGET)
+		vmbus_ring_mask(&chan->in, false);
 	if (chan->open && !chan->broken && chan->want_writable &&
 	    vmbus_ring_writable(&chan->out, chan->want_bytes)) {
 		chan->want_writable = false;

@@ -351,6 +351,98 @@ static void test_interrupt_mask(void)
 	env_down(&v);
 }
 
+/*
+ * A device whose guest driver drains (storvsc, netvsc): the host masks the
+ * guest's signals while it drains and interrupts the guest only when the
+ * guest's ring goes from empty to non-empty.
+ */
+static struct fg_chan *drain_ch;
+static uint32_t drain_mask_seen;
+static int drain_post_signals = -1;
+
+static int drain_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
+{
+	struct echo *e = vmbus_chan_ctx(chan);
+	uint8_t b[16] = { 0 };
+
+	e->packets++;
+	e->last_trans = pkt->trans_id;
+	if (pkt->trans_id == 1) {
+		/* The guest writes again while we are busy with packet 1. */
+		drain_mask_seen = fg_ring_hdr(drain_ch, false)->interrupt_mask;
+		uint32_t before = drain_ch->signals;
+		T_ASSERT_EQ(fg_chan_post(drain_ch, VMBUS_PKT_DATA_INBAND, 0, 2, b, 16), 0);
+		drain_post_signals = (int)(drain_ch->signals - before);
+	}
+	return 0;
+}
+
+static const struct vmbus_dev_class drain_class = {
+	.name = "drain",
+	.class_guid = { 0x21, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc,
+			0xdd, 0xee, 0xff, 0x01 },
+	.max_pkt_size = 8192,
+	.open = echo_open, .close = echo_close, .packet = drain_packet,
+	.guest_drains = true,
+};
+
+static void test_guest_drains(void)
+{
+	struct fake_guest *fg;
+	struct vmbus_offer_channel_wire offers[2];
+	struct vmbus_dev *dev;
+	struct echo e = { 0 };
+	struct fg_chan ch;
+	uint8_t b[16] = { 0 }, out[64];
+	struct vmbus_stats st0, st1;
+	uint32_t irqs;
+
+	T_ASSERT_EQ(fg_new(1, RAM, &fg), 0);
+	T_ASSERT_EQ(fg_boot(fg), 0);
+	T_ASSERT_EQ(vmbus_server_add_device(fg->srv, &drain_class, inst1, &e, &dev), 0);
+	T_ASSERT_EQ(fg_connect(fg), VMBUS_VERSION_WIN10_V5_3);
+	T_ASSERT_EQ(fg_request_offers(fg, offers, 2), 1);
+	T_ASSERT_EQ(fg_open(fg, &offers[0], 4, 4, 0, &ch), 0);
+	drain_ch = &ch;
+
+	/* Masked while draining: the second write needs no signal, yet is read. */
+	T_ASSERT_EQ(fg_chan_write(&ch, VMBUS_PKT_DATA_INBAND, 0, 1, b, 16), 0);
+	T_EXPECT_EQ(ch.signals, 1);
+	T_EXPECT_EQ(drain_mask_seen, 1);
+	T_EXPECT_EQ(drain_post_signals, 0);
+	T_EXPECT_EQ(e.packets, 2);
+	T_EXPECT_EQ(e.last_trans, 2);
+	T_EXPECT_EQ(fg_ring_hdr(&ch, false)->interrupt_mask, 0);   /* unmasked when done */
+	/* Idle again: the next write signals as usual and is read. */
+	T_ASSERT_EQ(fg_chan_write(&ch, VMBUS_PKT_DATA_INBAND, 0, 3, b, 16), 0);
+	T_EXPECT_EQ(ch.signals, 2);
+	T_EXPECT_EQ(e.packets, 3);
+
+	/* Host -> guest: one signal per empty -> non-empty, not per packet. */
+	(void)fg_event_pending(fg, 0, ch.relid);
+	irqs = fg->irqs[0];
+	vmbus_server_get_stats(fg->srv, &st0);
+	for (int i = 0; i < 3; i++)
+		T_ASSERT_EQ(vmbus_chan_send(e.chan, VMBUS_PKT_DATA_INBAND, 0, 10 + i, b, 16), 0);
+	vmbus_server_get_stats(fg->srv, &st1);
+	T_EXPECT_EQ(st1.signals_out - st0.signals_out, 1);
+	T_EXPECT_EQ(fg->irqs[0], irqs + 1);
+	for (int i = 0; i < 3; i++)
+		T_EXPECT_EQ(fg_chan_read(&ch, out, sizeof(out), NULL, NULL), 16);
+	T_EXPECT_EQ(fg_chan_read(&ch, out, sizeof(out), NULL, NULL), -EAGAIN);
+	T_EXPECT(fg_event_pending(fg, 0, ch.relid));                /* (and acknowledged) */
+	T_ASSERT_EQ(vmbus_chan_send(e.chan, VMBUS_PKT_DATA_INBAND, 0, 20, b, 16), 0);
+	T_EXPECT_EQ(fg->irqs[0], irqs + 2);                         /* caught up: signalled */
+	/* A masked guest still gets none. */
+	T_EXPECT_EQ(fg_chan_read(&ch, out, sizeof(out), NULL, NULL), 16);
+	(void)fg_event_pending(fg, 0, ch.relid);
+	fg_ring_hdr(&ch, true)->interrupt_mask = 1;
+	T_ASSERT_EQ(vmbus_chan_send(e.chan, VMBUS_PKT_DATA_INBAND, 0, 21, b, 16), 0);
+	T_EXPECT_EQ(fg->irqs[0], irqs + 2);
+	T_ASSERT_EQ(fg_close(&ch), 0);
+	fg_free(fg);
+}
+
 static void test_pending_send_size(void)
 {
 	struct env v;
@@ -925,6 +1017,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_open_packets_close),
 	T_CASE(test_ring_wraparound),
 	T_CASE(test_interrupt_mask),
+	T_CASE(test_guest_drains),
 	T_CASE(test_pending_send_size),
 	T_CASE(test_host_signals_guest_producer),
 	T_CASE(test_rescind),
