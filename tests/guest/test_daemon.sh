@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ehost-timeout: 1800  (seconds for tools/check.sh; normally 15-18 minutes in the emulated host)
 # Real guests through the management service: openhvd starts sandboxed
 # openhv-worker processes that run the VM engine (tests/daemon/guest.sh), then
 # the workers' cgroup v2 limits (tests/daemon/cgroup.sh).
