@@ -263,9 +263,3 @@ int vmbus_ring_write_hdr(struct vmbus_ring *ring, uint16_t type, uint16_t flags,
 		*ret_signal = true;
 	return 0;
 }
-
-void vmbus_ring_mask(struct vmbus_ring *ring, bool mask)
-{
-	store_u32(&ring->hdr->interrupt_mask, mask ? 1 : 0);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-}

@@ -60,14 +60,6 @@ void vmbus_ring_destroy(struct vmbus_ring *ring);
 int vmbus_ring_read(struct vmbus_ring *ring, uint8_t *buf, uint32_t bufsize,
 		    struct vmbus_pkt *ret_pkt, bool *ret_signal) MUST_CHECK;
 
-/*
- * Consumer: ask the guest producer not to signal (mask) while the host is
- * draining anyway, or to signal again (unmask). After unmasking, look at
- * the ring once more (vmbus_ring_read): a packet written while masked came
- * without a signal. Full barrier included.
- */
-void vmbus_ring_mask(struct vmbus_ring *ring, bool mask);
-
 /* Bytes available to read (0 when empty or corrupt). */
 uint32_t vmbus_ring_avail(const struct vmbus_ring *ring);
 
