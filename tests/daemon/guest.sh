@@ -29,7 +29,7 @@ wait_log() {
 		[ $SECONDS -lt $end ] || break
 		sleep 0.2
 	done
-	diag "$1: no \"$2\" within $3 s (state $(vm_state "$1")); console log ends:"
+	diag "$1: no \"$2\" within $3 s (state $(vm_state "$1"); reason: $(vm_reason "$1")); console log ends:"
 	tail -n 25 "$LOG/$1.console.log" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
 	diag "$1: worker log ends:"
 	tail -n 15 "$LOG/$1.worker.log" 2>/dev/null | sed 's/^/#   /'
