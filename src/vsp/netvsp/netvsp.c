@@ -734,7 +734,6 @@ static const struct vmbus_dev_class netvsp_class = {
 	.name = "netvsp",
 	.class_guid = NETVSP_CLASS_GUID,
 	.max_pkt_size = NETVSP_MAX_PKT,
-	.guest_drains = true,      /* NAPI polls until empty, then looks again */
 	.open = nv_open,
 	.close = nv_close,
 	.packet = nv_packet,

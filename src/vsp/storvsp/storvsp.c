@@ -98,7 +98,6 @@ static const struct vmbus_dev_class storvsp_class = {
 			0xff, 0xb1, 0xdc, 0x7f },
 	/* SPEC §4.1: storvsc accepts 16 + 64 bytes per host packet, no more. */
 	.max_pkt_size = 16 + sizeof(struct vstor_packet_wire),
-	.guest_drains = true,      /* storvsc/netvsc read all, then look again */
 	.open = sv_on_open,
 	.close = sv_on_close,
 	.packet = sv_on_packet,
