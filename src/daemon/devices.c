@@ -38,15 +38,7 @@ static void set_label(char *label, size_t len, const char *path)
 	label[n] = '\0';
 }
 
-/*
- * The parents of the differencing image open as fd (found at d->path): the
- * chain is walked from the parent locators the way `openhv run` finds it,
- * header by header (no log is replayed here: the worker replays the
- * image's own), and each parent is opened read-only. The chain is then
- * checked from the descriptors alone, so a file swapped under a path on the
- * way is refused; when a log needs replay first, the worker makes the same
- * identity check when it opens the chain.
- */
+/* One line for a disk (or one of its parents) whose image lock is held elsewhere. */
 static int lock_fail(struct api_error *e, unsigned int idx, const char *path, int r,
 		     bool parent)
 {
@@ -59,6 +51,15 @@ static int lock_fail(struct api_error *e, unsigned int idx, const char *path, in
 			strerror(-r));
 }
 
+/*
+ * The parents of the differencing image open as fd (found at d->path): the
+ * chain is walked from the parent locators the way `openhv run` finds it,
+ * header by header (no log is replayed here: the worker replays the
+ * image's own), and each parent is opened read-only. The chain is then
+ * checked from the descriptors alone, so a file swapped under a path on the
+ * way is refused; when a log needs replay first, the worker makes the same
+ * identity check when it opens the chain.
+ */
 static int open_parents(int fd, const struct api_disk *d, unsigned int idx, int *parents,
 			unsigned int *n_parents, struct api_error *e)
 {

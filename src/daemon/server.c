@@ -718,8 +718,9 @@ static void handle_disk_add(struct client *c, struct vm *vm, const struct http_r
 	 */
 	{
 		struct stat nst, ost;
+		bool have = !stat(d.path, &nst);
 
-		for (unsigned int i = 0; i < vm->cfg.n_disks && !stat(d.path, &nst); i++) {
+		for (unsigned int i = 0; have && i < vm->cfg.n_disks; i++) {
 			if (!stat(vm->cfg.disks[i].path, &ost) && ost.st_dev == nst.st_dev &&
 			    ost.st_ino == nst.st_ino) {
 				respond_fail(c, API_E_CONFLICT, "'%s' is the same file as '%s', "
