@@ -100,10 +100,6 @@ struct vmbus_dev_class {
 	int (*packet)(struct vmbus_chan *chan, const struct vmbus_pkt *pkt);
 	/* Optional: space freed in the host->guest ring after send() said -EAGAIN. */
 	void (*writable)(struct vmbus_chan *chan);
-	/* The guest driver reads every packet per interrupt and looks again after
-	 * unmasking (storvsc, netvsc): interrupt it only when its ring goes from
-	 * empty to non-empty. */
-	bool guest_drains;
 };
 
 struct vmbus_stats {

@@ -251,15 +251,11 @@ int vmbus_ring_write_hdr(struct vmbus_ring *ring, uint16_t type, uint16_t flags,
 	store_u32(&ring->hdr->write_index, ring->index);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	/*
-	 * SPEC: interrupt only if the consumer has not masked it. By default
-	 * not restricted to the empty->non-empty transition: some 6.1 hv_utils
+	 * SPEC: interrupt only if the consumer has not masked it. We do not
+	 * restrict this to the empty->non-empty transition: some 6.1 hv_utils
 	 * callbacks read one packet per interrupt, so each packet gets one.
-	 * With signal_on_empty, only when the guest had caught up: a guest that
-	 * still has packets to read is reading (storvsc and netvsc read all of
-	 * them and look again after unmasking), so another interrupt is waste.
 	 */
-	if (load_u32(&ring->hdr->interrupt_mask) == 0 &&
-	    (!ring->signal_on_empty || load_u32(&ring->hdr->read_index) == old))
+	if (load_u32(&ring->hdr->interrupt_mask) == 0)
 		*ret_signal = true;
 	return 0;
 }

@@ -33,12 +33,6 @@ struct vmbus_ring {
 	uint32_t size;                   /* data bytes (pages * 4096) */
 	uint32_t index;                  /* our read index (consumer) or write index (producer) */
 	bool producer;
-	/*
-	 * Producer: signal only when the guest had read everything before this
-	 * packet (empty -> non-empty), for guest drivers that read every packet
-	 * per interrupt and look again after unmasking (storvsc, netvsc).
-	 */
-	bool signal_on_empty;
 };
 
 /*
@@ -65,8 +59,7 @@ uint32_t vmbus_ring_avail(const struct vmbus_ring *ring);
 
 /*
  * Producer: write descriptor + payload + padding + trailer and publish the
- * new write index. *ret_signal is set when the guest's interrupt_mask is 0
- * (and, with signal_on_empty, the guest had read all earlier packets).
+ * new write index. *ret_signal is set when the guest's interrupt_mask is 0.
  * When the packet does not fit, pending_send_sz is set to its size and
  * -EAGAIN returned. -EPROTO when the guest's read index is corrupt.
  */

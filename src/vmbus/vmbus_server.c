@@ -502,7 +502,6 @@ static int chan_setup_rings(struct vmbus_server *srv, struct vmbus_chan *chan,
 	r = vmbus_ring_init(&chan->out, srv->gm, g->pfns + split, g->npfns - split, true);
 	if (r)
 		goto err_in;
-	chan->out.signal_on_empty = chan->dev->cls->guest_drains;
 	chan->pktbuf_size = MIN(chan->in.size, VMBUS_RING_MAX_PKT);
 	chan->pktbuf = malloc(chan->pktbuf_size);
 	if (!chan->pktbuf) {
@@ -750,7 +749,7 @@ static int chan_drain(struct vmbus_server *srv, struct vmbus_chan *chan)
 	 * ring) while we drain, then unmasking and looking once more, is what
 	 * the protocol allows, and it kept storvsc working; with hv_netvsc it
 	 * stalled the guest's receive path under iperf3 in the emulated host
-	 * (cause not found), so the host never masks.
+	 * (cause not found), so the host never masks (docs/hyperv.md).
 	 */
 	while (chan->open && !chan->broken) {
 		struct vmbus_pkt pkt;

@@ -517,16 +517,6 @@ static void fg_signal(struct fg_chan *ch)
 int fg_chan_write(struct fg_chan *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
 		  const void *payload, uint32_t len)
 {
-	int r = fg_chan_post(ch, type, flags, trans_id, payload, len);
-
-	if (r == 0)
-		fg_run_host(ch->fg);
-	return r;
-}
-
-int fg_chan_post(struct fg_chan *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
-		 const void *payload, uint32_t len)
-{
 	struct vmbus_ring_hdr_wire *h = fg_ring_hdr(ch, false);
 	uint8_t *data = (uint8_t *)h + GM_PAGE_SIZE;
 	uint32_t size = (ch->send_pages - 1) * (uint32_t)GM_PAGE_SIZE;
@@ -549,6 +539,7 @@ int fg_chan_post(struct fg_chan *ch, uint16_t type, uint16_t flags, uint64_t tra
 	if (!__atomic_load_n(&h->interrupt_mask, __ATOMIC_SEQ_CST) &&
 	    __atomic_load_n(&h->read_index, __ATOMIC_SEQ_CST) == wr)
 		fg_signal(ch);
+	fg_run_host(ch->fg);
 	return 0;
 }
 

@@ -126,10 +126,6 @@ int fg_close(struct fg_chan *ch);
  * signalling); returns 0, -EAGAIN (ring full). */
 int fg_chan_write(struct fg_chan *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
 		  const void *payload, uint32_t len);
-/* The same without running the host afterwards (a guest writing while the
- * host is busy with an earlier packet). */
-int fg_chan_post(struct fg_chan *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
-		 const void *payload, uint32_t len);
 /* Guest reads the next host->guest packet; returns payload length, -EAGAIN. */
 int fg_chan_read(struct fg_chan *ch, void *payload, uint32_t max, uint16_t *ret_type,
 		 uint64_t *ret_trans_id);

@@ -351,67 +351,6 @@ static void test_interrupt_mask(void)
 	env_down(&v);
 }
 
-/*
- * A device whose guest driver drains (storvsc, netvsc): the host interrupts
- * the guest only when the guest's ring goes from empty to non-empty.
- */
-static const struct vmbus_dev_class drain_class = {
-	.name = "drain",
-	.class_guid = { 0x21, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc,
-			0xdd, 0xee, 0xff, 0x01 },
-	.max_pkt_size = 8192,
-	.open = echo_open, .close = echo_close, .packet = echo_packet,
-	.guest_drains = true,
-};
-
-static void test_guest_drains(void)
-{
-	struct fake_guest *fg;
-	struct vmbus_offer_channel_wire offers[2];
-	struct vmbus_dev *dev;
-	struct echo e = { 0 };
-	struct fg_chan ch;
-	uint8_t b[16] = { 0 }, out[64];
-	struct vmbus_stats st0, st1;
-	uint32_t irqs;
-
-	T_ASSERT_EQ(fg_new(1, RAM, &fg), 0);
-	T_ASSERT_EQ(fg_boot(fg), 0);
-	T_ASSERT_EQ(vmbus_server_add_device(fg->srv, &drain_class, inst1, &e, &dev), 0);
-	T_ASSERT_EQ(fg_connect(fg), VMBUS_VERSION_WIN10_V5_3);
-	T_ASSERT_EQ(fg_request_offers(fg, offers, 2), 1);
-	T_ASSERT_EQ(fg_open(fg, &offers[0], 4, 4, 0, &ch), 0);
-	/* Guest -> host works as for any device. */
-	T_ASSERT_EQ(fg_chan_write(&ch, VMBUS_PKT_DATA_INBAND, 0, 3, b, 16), 0);
-	T_EXPECT_EQ(ch.signals, 1);
-	T_EXPECT_EQ(e.packets, 1);
-	T_EXPECT_EQ(fg_ring_hdr(&ch, false)->interrupt_mask, 0);   /* the host never masks */
-
-	/* Host -> guest: one signal per empty -> non-empty, not per packet. */
-	(void)fg_event_pending(fg, 0, ch.relid);
-	irqs = fg->irqs[0];
-	vmbus_server_get_stats(fg->srv, &st0);
-	for (int i = 0; i < 3; i++)
-		T_ASSERT_EQ(vmbus_chan_send(e.chan, VMBUS_PKT_DATA_INBAND, 0, 10 + i, b, 16), 0);
-	vmbus_server_get_stats(fg->srv, &st1);
-	T_EXPECT_EQ(st1.signals_out - st0.signals_out, 1);
-	T_EXPECT_EQ(fg->irqs[0], irqs + 1);
-	for (int i = 0; i < 3; i++)
-		T_EXPECT_EQ(fg_chan_read(&ch, out, sizeof(out), NULL, NULL), 16);
-	T_EXPECT_EQ(fg_chan_read(&ch, out, sizeof(out), NULL, NULL), -EAGAIN);
-	T_EXPECT(fg_event_pending(fg, 0, ch.relid));                /* (and acknowledged) */
-	T_ASSERT_EQ(vmbus_chan_send(e.chan, VMBUS_PKT_DATA_INBAND, 0, 20, b, 16), 0);
-	T_EXPECT_EQ(fg->irqs[0], irqs + 2);                         /* caught up: signalled */
-	/* A masked guest still gets none. */
-	T_EXPECT_EQ(fg_chan_read(&ch, out, sizeof(out), NULL, NULL), 16);
-	(void)fg_event_pending(fg, 0, ch.relid);
-	fg_ring_hdr(&ch, true)->interrupt_mask = 1;
-	T_ASSERT_EQ(vmbus_chan_send(e.chan, VMBUS_PKT_DATA_INBAND, 0, 21, b, 16), 0);
-	T_EXPECT_EQ(fg->irqs[0], irqs + 2);
-	T_ASSERT_EQ(fg_close(&ch), 0);
-	fg_free(fg);
-}
-
 static void test_pending_send_size(void)
 {
 	struct env v;
@@ -868,12 +807,6 @@ static const struct vmbus_dev_class seq_class = {
 	.name = "seq", .class_guid = { 0x5e, 0x9 }, .packet = seq_packet, .writable = seq_writable,
 };
 
-/* The same for a guest driver that drains (host masks, signals on empty only). */
-static const struct vmbus_dev_class seq_drain_class = {
-	.name = "seq-drain", .class_guid = { 0x5e, 0xa }, .packet = seq_packet,
-	.writable = seq_writable, .guest_drains = true,
-};
-
 struct th_env {
 	struct fake_guest *fg;
 	struct fg_chan ch;
@@ -947,7 +880,7 @@ static void *th_reader(void *arg)
 	return NULL;
 }
 
-static void threaded_ring(const struct vmbus_dev_class *cls)
+static void test_threaded_ring(void)
 {
 	struct th_env t;
 	struct seq_vsp s = { .expected = 1, .order_ok = true };
@@ -959,7 +892,7 @@ static void threaded_ring(const struct vmbus_dev_class *cls)
 	memset(&t, 0, sizeof(t));
 	T_ASSERT_EQ(fg_new(1, RAM, &t.fg), 0);
 	T_ASSERT_EQ(fg_boot(t.fg), 0);
-	T_ASSERT_EQ(vmbus_server_add_device(t.fg->srv, cls, inst, &s, &d), 0);
+	T_ASSERT_EQ(vmbus_server_add_device(t.fg->srv, &seq_class, inst, &s, &d), 0);
 	T_ASSERT_EQ(fg_connect(t.fg), VMBUS_VERSION_WIN10_V5_3);
 	T_ASSERT_EQ(fg_request_offers(t.fg, &o, 1), 1);
 	T_ASSERT_EQ(fg_open(t.fg, &o, 2, 2, 0, &t.ch), 0);
@@ -985,17 +918,6 @@ static void threaded_ring(const struct vmbus_dev_class *cls)
 	fg_free(t.fg);
 }
 
-static void test_threaded_ring(void)
-{
-	threaded_ring(&seq_class);
-}
-
-static void test_threaded_ring_drains(void)
-{
-	for (int i = 0; i < 5; i++)
-		threaded_ring(&seq_drain_class);
-}
-
 static const struct t_case cases[] = {
 	T_CASE(test_version_negotiation),
 	T_CASE(test_offers),
@@ -1003,7 +925,6 @@ static const struct t_case cases[] = {
 	T_CASE(test_open_packets_close),
 	T_CASE(test_ring_wraparound),
 	T_CASE(test_interrupt_mask),
-	T_CASE(test_guest_drains),
 	T_CASE(test_pending_send_size),
 	T_CASE(test_host_signals_guest_producer),
 	T_CASE(test_rescind),
@@ -1014,7 +935,6 @@ static const struct t_case cases[] = {
 	T_CASE(test_ring_unit),
 	T_CASE(test_subchannels),
 	T_CASE(test_threaded_ring),
-	T_CASE(test_threaded_ring_drains),
 	{ 0 },
 };
 
