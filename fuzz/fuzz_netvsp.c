@@ -5,9 +5,10 @@
  * RNDIS bring-up (skipped for some inputs), the input is a list of guest
  * actions: raw NVSP messages (INBAND or COMP, with or without completion
  * request), RNDIS streams through a send section or a GPA-direct range,
- * host frames (some marked checksum-good), link changes and guest polls.
- * Bit 5 of the first byte gives the back-end offloads (the guest is offered
- * checksum and LSO and its PPIs reach tx_offload), bit 6 allows MAC
+ * host frames (some marked checksum-good, some coalesced for RSC), link
+ * changes and guest polls. Bit 5 of the first byte gives the back-end
+ * offloads (the guest is offered checksum, LSO and RSC and its PPIs reach
+ * tx_offload), bit 6 allows MAC
  * spoofing. The VSP must answer or drop, never crash, hang or write outside
  * the guest's buffers, and never hand the back-end a header pointing
  * outside the frame.
@@ -71,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.allow_mac_spoofing = data[0] & 0x40;
 	if (data[0] & 0x20) {
 		be.tx_offload = fz_tx_offload;
+		be.rx_rsc = true;
 		be.set_mtu = fz_set_mtu;
 	}
 	if (fg_new(1, FZ_RAM, &fg))
@@ -113,8 +115,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)fg_chan_write(&g.ch, (uint16_t)(op >> 3), (op & 0x80) ? 1 : 0,
 					    (uint64_t)op << 32 | n, p, n);
 			break;
-		case 4: /* a frame from the host */
-			(void)netvsp_rx_ex(nv, p, n, op & 8 ? NETVSP_RX_CSUM_OK : 0);
+		case 4: /* a frame from the host, plain or coalesced (RSC) */
+			if (op & 0x10)
+				(void)netvsp_rx_rsc(nv, p, n, (uint32_t)(op >> 5) * 300u);
+			else
+				(void)netvsp_rx_ex(nv, p, n, op & 8 ? NETVSP_RX_CSUM_OK : 0);
 			break;
 		case 5:
 			netvsp_set_link(nv, op & 8);

@@ -25,7 +25,10 @@
 #define NETVSP_MAX_RECV_SECTIONS 65536u
 #define NETVSP_CTLQ 16u                 /* queued control responses / indications */
 #define NETVSP_MAX_PENDING_COMP 16384u  /* completions waiting for ring space */
-#define NETVSP_XFER_TAG 0x6e657400ull   /* high half of our XFER_PAGES trans_ids */
+/* Our XFER_PAGES trans_ids: tag, (sections - 1) in the low byte of the high
+ * half, first section in the low half. */
+#define NETVSP_XFER_TAG 0x6e657400ull
+#define NETVSP_RSC_MAX_FRAGS 64u        /* sections one coalesced frame may take */
 #define NETVSP_LINK_SPEED 100000000u    /* 10 Gb/s in 100 bps units */
 #define ETH_HLEN 14u
 #define VLAN_HLEN 4u
@@ -117,6 +120,39 @@ static void section_release(struct netvsp *nv, uint32_t i)
 {
 	nv->recv_busy[i / 64] &= ~(1ull << (i % 64));
 	nv->recv_free++;
+}
+
+/* k consecutive free sections (a coalesced frame), first fit from the hint. */
+static int section_alloc_run(struct netvsp *nv, uint32_t k, uint32_t *ret)
+{
+	uint32_t n = nv->recv_sections, run = 0, start = 0;
+
+	if (nv->recv_free < k || k > n)
+		return -EAGAIN;
+	/* Two passes over the ring of sections: from the hint to the end, then
+	 * from 0 (a run never wraps). */
+	for (uint32_t pass = 0; pass < 2; pass++) {
+		uint32_t from = pass ? 0 : nv->recv_hint, to = pass ? nv->recv_hint + k - 1 : n;
+
+		run = 0;
+		for (uint32_t i = from; i < MIN(to, n); i++) {
+			if (section_busy(nv, i)) {
+				run = 0;
+				continue;
+			}
+			if (!run++)
+				start = i;
+			if (run == k) {
+				for (uint32_t j = start; j < start + k; j++)
+					nv->recv_busy[j / 64] |= 1ull << (j % 64);
+				nv->recv_free -= k;
+				nv->recv_hint = (start + k) % n;
+				*ret = start;
+				return 0;
+			}
+		}
+	}
+	return -EAGAIN;
 }
 
 static void drop_recv_buf(struct netvsp *nv)
@@ -592,14 +628,24 @@ static void on_ndis_config(struct netvsp *nv, const struct nvsp_ndis_config_wire
 /* A guest COMP: the end of one of our XFER_PAGES packets. */
 static void on_guest_comp(struct netvsp *nv, const struct vmbus_pkt *pkt)
 {
-	uint64_t sec = pkt->trans_id & 0xFFFFFFFFu;
+	uint64_t sec = pkt->trans_id & 0xFFFFFFFFu, hi = pkt->trans_id >> 32;
+	uint32_t k = (uint32_t)(hi & 0xFFu) + 1;
 
-	if (pkt->trans_id >> 32 != NETVSP_XFER_TAG || !nv->have_recv ||
-	    sec >= nv->recv_sections || !section_busy(nv, (uint32_t)sec)) {
+	/* SECURITY: the trans_id comes back from the guest; only release
+	 * sections of a packet we sent (all of them busy). */
+	if ((hi & ~0xFFull) != NETVSP_XFER_TAG || !nv->have_recv || k > NETVSP_RSC_MAX_FRAGS ||
+	    sec + k > nv->recv_sections) {
 		nv->stats.bad_msgs++;
 		return;
 	}
-	section_release(nv, (uint32_t)sec);
+	for (uint32_t i = 0; i < k; i++) {
+		if (!section_busy(nv, (uint32_t)sec + i)) {
+			nv->stats.bad_msgs++;
+			return;
+		}
+	}
+	for (uint32_t i = 0; i < k; i++)
+		section_release(nv, (uint32_t)sec + i);
 	flush_ctl(nv);
 	kick_rx(nv);
 }
@@ -765,7 +811,9 @@ int netvsp_new(struct vmbus_server *srv, const struct gm *gm, const struct netvs
 	memcpy(nv->rndis.mac, cfg->mac, 6);
 	memcpy(nv->rndis.perm_mac, cfg->mac, 6);
 	nv->rndis.allow_mac_change = cfg->allow_mac_spoofing;
-	nv->rndis.offload_caps = be->tx_offload ? RNDIS_OFL_ALL : 0;
+	nv->rndis.offload_caps = !be->tx_offload ? 0 :
+				 be->rx_rsc	  ? RNDIS_OFL_ALL :
+						    RNDIS_OFL_ALL & ~RNDIS_OFL_RSC;
 	nv->rndis.mtu = NETVSP_MTU_DEFAULT;
 	nv->be_mtu = NETVSP_MTU_DEFAULT; /* a new TAP's MTU */
 	nv->recv_section = NETVSP_RECV_SECTION_SIZE;
@@ -870,6 +918,151 @@ int netvsp_rx_ex(struct netvsp *nv, const void *frame, size_t len, uint32_t flag
 			nv->stats.rx_csum_ok++;
 		if (flags & NETVSP_RX_SEGMENT)
 			nv->stats.rx_gso_segments++;
+		nv->rndis.rcv_ok++;
+	}
+out:
+	vmbus_server_unlock(nv->srv);
+	return r;
+}
+
+/*
+ * Write bytes [pos, pos+n) of the frame as the guest gets it (the 802.1Q tag
+ * of an access port taken out: vl = 4) at off in the receive buffer.
+ */
+static int write_untagged(struct netvsp *nv, uint64_t off, const uint8_t *f, uint32_t vl,
+			  uint32_t pos, uint32_t n)
+{
+	int r = 0;
+
+	if (vl && pos < 12) {
+		uint32_t a = MIN(n, 12 - pos);
+
+		r = vmbus_chan_gpadl_write(nv->chan, nv->recv_gpadl, off, f + pos, a);
+		off += a;
+		pos += a;
+		n -= a;
+	}
+	if (!r && n)
+		r = vmbus_chan_gpadl_write(nv->chan, nv->recv_gpadl, off, f + pos + (pos >= 12 ? vl : 0),
+					   n);
+	return r;
+}
+
+/*
+ * One coalesced frame of out_len bytes (after tag removal) as RNDIS fragments
+ * in consecutive sections, one XFER_PAGES packet. -EAGAIN, -EOPNOTSUPP (more
+ * fragments than we allow), or an error of the channel.
+ */
+static int deliver_rsc(struct netvsp *nv, const uint8_t *f, uint32_t vl, uint32_t out_len,
+		       uint32_t csum, uint32_t *ret_frags)
+{
+	struct vmbus_xfer_range_wire range[NETVSP_RSC_MAX_FRAGS];
+	struct vmbus_xfer_hdr_wire xh = { .pageset_id = NVSP_RECV_BUF_ID };
+	struct nvsp_rndis_pkt_wire msg = { .type = NVSP_MSG1_SEND_RNDIS_PKT,
+					   .channel_type = NVSP_CHANNEL_DATA,
+					   .section_index = NVSP_SEND_SECTION_NONE };
+	/* Transfer-page header, the ranges, then the NVSP message (full size). */
+	uint8_t pkt[sizeof(xh) + sizeof(range) + NVSP_MSG_SIZE];
+	uint8_t hdr[RNDIS_RX_HDR_MAX];
+	/* Header sizes: the first fragment carries the checksum PPI too. */
+	uint32_t h_first = rndis_build_rx_header_frag(hdr, 0, -1, csum, RNDIS_PKTINFO_SUBALLOC);
+	uint32_t h_rest = rndis_build_rx_header_frag(hdr, 0, -1, 0, RNDIS_PKTINFO_SUBALLOC);
+	uint32_t cap_first = nv->recv_section - h_first, cap_rest = nv->recv_section - h_rest;
+	uint32_t k = 1, pos = 0, sec, hlen, rlen;
+	int r;
+
+	if (out_len > cap_first)
+		k += (out_len - cap_first + cap_rest - 1) / cap_rest;
+	/* At most half the guest's sections, so a small receive buffer still
+	 * holds two frames in flight (and a run always fits eventually). */
+	if (k > NETVSP_RSC_MAX_FRAGS || k > nv->recv_sections / 2)
+		return -EOPNOTSUPP;
+	r = section_alloc_run(nv, k, &sec);
+	if (r)
+		return r;
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t n = MIN(out_len - pos, i ? cap_rest : cap_first);
+		uint32_t flags = RNDIS_PKTINFO_SUBALLOC | (i ? 0 : RNDIS_PKTINFO_FIRST_FRAG) |
+				 (i + 1 == k ? RNDIS_PKTINFO_LAST_FRAG : 0);
+		uint64_t off = (uint64_t)(sec + i) * nv->recv_section;
+
+		hlen = rndis_build_rx_header_frag(hdr, n, -1, i ? 0 : csum, flags);
+		r = vmbus_chan_gpadl_write(nv->chan, nv->recv_gpadl, off, hdr, hlen);
+		if (!r)
+			r = write_untagged(nv, off + hlen, f, vl, pos, n);
+		if (r)
+			goto fail;
+		range[i].byte_count = hlen + n;
+		range[i].byte_offset = (uint32_t)off;
+		pos += n;
+	}
+	xh.range_count = k;
+	rlen = k * (uint32_t)sizeof(range[0]);
+	memset(pkt, 0, sizeof(pkt));
+	memcpy(pkt, &xh, sizeof(xh));
+	memcpy(pkt + sizeof(xh), range, rlen);
+	memcpy(pkt + sizeof(xh) + rlen, &msg, sizeof(msg));
+	r = vmbus_chan_send_hdr(nv->chan, VMBUS_PKT_DATA_USING_XFER_PAGES,
+				VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
+				(NETVSP_XFER_TAG | (k - 1)) << 32 | sec, sizeof(xh) + rlen, pkt,
+				sizeof(xh) + rlen + NVSP_MSG_SIZE);
+	if (r)
+		goto fail;
+	*ret_frags = k;
+	return 0;
+fail:
+	for (uint32_t i = 0; i < k; i++)
+		section_release(nv, sec + i);
+	return r;
+}
+
+int netvsp_rx_rsc(struct netvsp *nv, const void *frame, size_t len, uint32_t seg_len)
+{
+	const uint8_t *f = frame;
+	uint32_t vl = nv->cfg.vlan ? VLAN_HLEN : 0, csum, frags = 0;
+	int r;
+
+	vmbus_server_lock(nv->srv);
+	if (!nv->chan || !nv->have_recv || !nv->rndis.initialized) {
+		nv->stats.rx_dropped++;
+		r = -ENOTCONN;
+		goto out;
+	}
+	/* Not for us to deliver whole: the caller segments and retries. */
+	r = -EOPNOTSUPP;
+	if (!(nv->rndis.offload_on & RNDIS_OFL_RSC) || len > OFFLOAD_MAX_FRAME ||
+	    len < ETH_HLEN + vl || seg_len > nv->rndis.mtu + ETH_HLEN + vl)
+		goto out;
+	csum = offload_rx_csum_info(f, (uint32_t)len);
+	if (!(csum & RNDIS_CSUM_RX_TCP_OK))
+		goto out;
+	if (vl && (f[12] != 0x81 || f[13] != 0x00 || ((f[14] << 8 | f[15]) & 0xFFF) != nv->cfg.vlan)) {
+		nv->stats.rx_filtered++;
+		r = 0;
+		goto out;
+	}
+	if (!rndis_filter_accepts(&nv->rndis, f, (uint32_t)len)) {
+		nv->stats.rx_filtered++;
+		r = 0;
+		goto out;
+	}
+	if (nv->ctlq_count) /* control messages first, in order */
+		flush_ctl(nv);
+	r = nv->ctlq_count ? -EAGAIN : deliver_rsc(nv, f, vl, (uint32_t)len - vl, csum, &frags);
+	if (r == -EAGAIN) {
+		nv->stats.rx_no_room++;
+		nv->rx_blocked = true;
+	} else if (r == -EOPNOTSUPP) {
+		/* too many fragments for our sections: segment instead */
+	} else if (r) {
+		nv->stats.rx_dropped++;
+		nv->rndis.rcv_err++;
+	} else {
+		nv->stats.rx_frames++;
+		nv->stats.rx_bytes += len;
+		nv->stats.rx_csum_ok++;
+		nv->stats.rx_rsc++;
+		nv->stats.rx_rsc_frags += frags;
 		nv->rndis.rcv_ok++;
 	}
 out:

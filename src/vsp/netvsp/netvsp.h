@@ -13,7 +13,11 @@
  * MAC spoofing protection (Hyper-V's default): frames whose source address
  * is not the NIC's are dropped and the guest may not change its address,
  * unless allow_mac_spoofing. MTU 1500 up to 9000 as the guest asks (NVSP
- * NDIS config). Not (yet): vRSS sub-channels, RSC, SR-IOV VF.
+ * NDIS config). Receive segment coalescing (RSC, the guest's LRO): a TCP
+ * frame of several segments from a back-end that sets rx_rsc goes to the
+ * guest whole, split over consecutive receive sections as RNDIS fragments
+ * of one XFER_PAGES packet (netvsp_rx_rsc). Not (yet): vRSS sub-channels,
+ * SR-IOV VF.
  *
  * Threads: the VMBus callbacks run on the VM's event loop with the server
  * lock held; netvsp_rx(), netvsp_set_link() and netvsp_get_stats() take that
@@ -76,6 +80,9 @@ struct netvsp_backend {
 	/* Optional: netvsp_rx() returned -EAGAIN earlier and there is room now
 	 * (lock held; just wake the receive thread). */
 	void (*rx_room)(void *opaque);
+	/* The back-end may hand over coalesced TCP frames (netvsp_rx_rsc): the
+	 * guest is offered RSC. Only with tx_offload. */
+	bool rx_rsc;
 	void *opaque;
 };
 
@@ -91,6 +98,8 @@ struct netvsp_stats {
 	uint64_t tx_lso;                            /* large frames sent for segmentation */
 	uint64_t rx_csum_ok;                        /* frames delivered marked checksum-good */
 	uint64_t rx_gso_segments;                   /* frames cut from host GSO frames */
+	uint64_t rx_rsc;                            /* coalesced frames delivered whole */
+	uint64_t rx_rsc_frags;                      /* receive sections they took */
 	uint64_t mtu_errors;                        /* back-end could not follow an MTU change */
 	uint64_t ctl_msgs;                          /* RNDIS control requests answered */
 	uint32_t nvsp_version;                      /* negotiated, 0 = none */
@@ -125,6 +134,17 @@ int netvsp_rx(struct netvsp *nv, const void *frame, size_t len);
 #define NETVSP_RX_CSUM_OK 0x1u  /* L4 checksum known good: tell the guest (PPI) */
 #define NETVSP_RX_SEGMENT 0x2u  /* a segment of a host GSO frame (counted) */
 int netvsp_rx_ex(struct netvsp *nv, const void *frame, size_t len, uint32_t flags);
+
+/*
+ * A TCP frame of several segments (up to OFFLOAD_MAX_FRAME bytes; a host
+ * GSO frame with valid IP lengths and header checksum) whose L4 checksum is
+ * known good, for a guest that switched RSC on: delivered whole, marked
+ * checksum-good. seg_len is the frame length of its largest segment (L2 to
+ * L4 headers + MSS); it must fit the guest's MTU. As netvsp_rx(), plus
+ * -EOPNOTSUPP: RSC is off or the frame does not qualify; nothing was done,
+ * cut it into segments and use netvsp_rx_ex().
+ */
+int netvsp_rx_rsc(struct netvsp *nv, const void *frame, size_t len, uint32_t seg_len);
 
 /* Carrier change (any thread): the guest gets a media connect/disconnect indication. */
 void netvsp_set_link(struct netvsp *nv, bool up);

@@ -107,6 +107,8 @@ static uint32_t offload_caps(const struct rndis_state *st, const uint8_t *in, ui
 		o->lsov2[5] = 2;
 		o->lsov2[6] = NDIS_LSOV2_CAP_IP6;
 	}
+	if ((c & RNDIS_OFL_RSC) && size >= NDIS_OFFLOAD_SIZE)
+		o->rsc_ip4 = o->rsc_ip6 = 1;
 	return size;
 }
 
@@ -145,6 +147,24 @@ static int oflp_lso(uint8_t v, uint32_t bit, uint32_t caps, uint32_t *on)
 	return 0;
 }
 
+/* The two RSC fields (IPv4, IPv6) drive one switch: off when either says
+ * disabled, on when one says enabled and neither disabled. */
+static int oflp_rsc(uint8_t v4, uint8_t v6, uint32_t caps, uint32_t *on)
+{
+	if (v4 > NDIS_OFLP_LSO_ENABLED || v6 > NDIS_OFLP_LSO_ENABLED)
+		return -1;
+	if (v4 == NDIS_OFLP_LSO_DISABLED || v6 == NDIS_OFLP_LSO_DISABLED) {
+		*on &= ~RNDIS_OFL_RSC;
+		return 0;
+	}
+	if (v4 == NDIS_OFLP_NO_CHANGE && v6 == NDIS_OFLP_NO_CHANGE)
+		return 0;
+	if (!(caps & RNDIS_OFL_RSC))
+		return -1;
+	*on |= RNDIS_OFL_RSC;
+	return 0;
+}
+
 /* SET OID_TCP_OFFLOAD_PARAMETERS: apply all fields or none. */
 static uint32_t set_offload_params(struct rndis_state *st, const uint8_t *in, uint32_t in_len)
 {
@@ -156,15 +176,14 @@ static uint32_t set_offload_params(struct rndis_state *st, const uint8_t *in, ui
 	memcpy(&h, in, sizeof(h));
 	if (h.type != NDIS_OBJECT_TYPE_DEFAULT)
 		return RNDIS_STATUS_INVALID_DATA;
-	/* The IPv4 header checksum, LSOv1 and RSC are never offered. */
+	/* The IPv4 header checksum and LSOv1 are never offered. */
 	if (in[NDIS_OFLP_IP4_CSUM] > NDIS_OFLP_CSUM_DISABLED &&
 	    in[NDIS_OFLP_IP4_CSUM] != NDIS_OFLP_CSUM_RX)
 		return RNDIS_STATUS_INVALID_DATA;
 	if (in[NDIS_OFLP_LSOV1] > NDIS_OFLP_LSO_DISABLED)
 		return RNDIS_STATUS_INVALID_DATA;
 	if (in_len > NDIS_OFLP_RSC_IP6 &&
-	    (in[NDIS_OFLP_RSC_IP4] > NDIS_OFLP_LSO_DISABLED ||
-	     in[NDIS_OFLP_RSC_IP6] > NDIS_OFLP_LSO_DISABLED))
+	    oflp_rsc(in[NDIS_OFLP_RSC_IP4], in[NDIS_OFLP_RSC_IP6], caps, &on))
 		return RNDIS_STATUS_INVALID_DATA;
 	if (oflp_csum(in[NDIS_OFLP_TCP4_CSUM], RNDIS_OFL_TCP4_CSUM, caps, &on) ||
 	    oflp_csum(in[NDIS_OFLP_UDP4_CSUM], RNDIS_OFL_UDP4_CSUM, caps, &on) ||
@@ -511,8 +530,8 @@ static uint32_t put_ppi(uint8_t *out, uint32_t type, uint32_t val)
 	return ppi.size;
 }
 
-uint32_t rndis_build_rx_header_csum(uint8_t *out, uint32_t frame_len, int32_t vlan_tci,
-				    uint32_t csum_info)
+uint32_t rndis_build_rx_header_frag(uint8_t *out, uint32_t frame_len, int32_t vlan_tci,
+				    uint32_t csum_info, uint32_t frag)
 {
 	struct rndis_packet_wire p = { .data_offset = sizeof(p), .data_len = frame_len };
 	uint32_t hlen = (uint32_t)RNDIS_RX_HDR_LEN, ppi_len = 0;
@@ -526,6 +545,9 @@ uint32_t rndis_build_rx_header_csum(uint8_t *out, uint32_t frame_len, int32_t vl
 	}
 	if (csum_info)
 		ppi_len += put_ppi(out + hlen + ppi_len, RNDIS_PPI_CHECKSUM, csum_info);
+	if (frag) /* struct rndis_pktinfo_id: version, flags, packet id 0 */
+		ppi_len += put_ppi(out + hlen + ppi_len, RNDIS_PPI_PKTINFO_ID,
+				   RNDIS_PKTINFO_ID_V1 | (frag & 0xFFu) << 8);
 	if (ppi_len) {
 		p.ppi_offset = sizeof(p);
 		p.ppi_len = ppi_len;
@@ -535,6 +557,12 @@ uint32_t rndis_build_rx_header_csum(uint8_t *out, uint32_t frame_len, int32_t vl
 	put_hdr(out, RNDIS_MSG_PACKET, hlen + frame_len);
 	memcpy(out + HDR, &p, sizeof(p));
 	return hlen;
+}
+
+uint32_t rndis_build_rx_header_csum(uint8_t *out, uint32_t frame_len, int32_t vlan_tci,
+				    uint32_t csum_info)
+{
+	return rndis_build_rx_header_frag(out, frame_len, vlan_tci, csum_info, 0);
 }
 
 uint32_t rndis_build_rx_header(uint8_t *out, uint32_t frame_len, int32_t vlan_tci)

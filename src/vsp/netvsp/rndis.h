@@ -23,8 +23,8 @@
 #define RNDIS_RX_HDR_LEN (sizeof(struct rndis_hdr_wire) + sizeof(struct rndis_packet_wire))
 /* Same with an IEEE 802.1Q PPI carrying a stripped VLAN tag. */
 #define RNDIS_RX_HDR_LEN_VLAN (RNDIS_RX_HDR_LEN + sizeof(struct rndis_ppi_wire) + 4)
-/* Largest: VLAN and receive-checksum PPIs. */
-#define RNDIS_RX_HDR_MAX (RNDIS_RX_HDR_LEN + 2 * (sizeof(struct rndis_ppi_wire) + 4))
+/* Largest: VLAN, receive-checksum and fragment (RSC) PPIs. */
+#define RNDIS_RX_HDR_MAX (RNDIS_RX_HDR_LEN + 3 * (sizeof(struct rndis_ppi_wire) + 4))
 
 /* Offloads the guest switched on (OID_TCP_OFFLOAD_PARAMETERS), bits. */
 #define RNDIS_OFL_TCP4_CSUM 0x01u
@@ -33,7 +33,10 @@
 #define RNDIS_OFL_UDP6_CSUM 0x08u
 #define RNDIS_OFL_LSO4 0x10u
 #define RNDIS_OFL_LSO6 0x20u
-#define RNDIS_OFL_ALL 0x3Fu
+/* Receive segment coalescing, IPv4 and IPv6 as one switch (Linux turns both
+ * on or off together, as its LRO feature). */
+#define RNDIS_OFL_RSC 0x40u
+#define RNDIS_OFL_ALL 0x7Fu
 /* Largest LSOv2 packet we take (Hyper-V's figure; the guest's GSO limit). */
 #define RNDIS_LSO_MAX_SIZE 62780u
 
@@ -94,6 +97,11 @@ uint32_t rndis_build_rx_header(uint8_t *out, uint32_t frame_len, int32_t vlan_tc
  * out has room for RNDIS_RX_HDR_MAX bytes. */
 uint32_t rndis_build_rx_header_csum(uint8_t *out, uint32_t frame_len, int32_t vlan_tci,
 				    uint32_t csum_info);
+/* Same, for one fragment of a coalesced frame: frag holds RNDIS_PKTINFO_*
+ * flags (SUBALLOC plus FIRST and/or LAST) and adds the fragment PPI; 0 means
+ * a whole frame (no fragment PPI), as rndis_build_rx_header_csum. */
+uint32_t rndis_build_rx_header_frag(uint8_t *out, uint32_t data_len, int32_t vlan_tci,
+				    uint32_t csum_info, uint32_t frag);
 
 /* Write an INDICATE_STATUS message (no status buffer); returns its length. */
 uint32_t rndis_build_indicate(uint8_t *out, uint32_t status);

@@ -167,6 +167,15 @@ struct rndis_ppi_wire {
 #define RNDIS_PPI_LSO 2u
 #define RNDIS_PPI_VLAN 6u
 #define RNDIS_PPI_HASH 8u
+/* Internal PPI (Hyper-V's own, type 1 with the internal bit): packet id and
+ * fragment flags. The host uses it to split one coalesced (RSC) frame over
+ * several RNDIS PACKET messages of one XFER_PAGES packet; the guest joins
+ * the fragments from FIRST to LAST into one receive buffer. */
+#define RNDIS_PPI_PKTINFO_ID (RNDIS_PPI_INTERNAL | 1u)
+#define RNDIS_PKTINFO_ID_V1 1u
+#define RNDIS_PKTINFO_SUBALLOC 0x1u
+#define RNDIS_PKTINFO_FIRST_FRAG 0x2u
+#define RNDIS_PKTINFO_LAST_FRAG 0x4u
 
 /* Checksum PPI, receive direction bits. */
 #define RNDIS_CSUM_RX_TCP_OK (1u << 3)

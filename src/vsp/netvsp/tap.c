@@ -8,8 +8,9 @@
  * With a virtio-net header on the TAP (IFF_VNET_HDR) the guest's checksum
  * and LSO requests travel to the host kernel as the header says, and the
  * host may hand us frames with an unfinished checksum or 64 KiB TCP GSO
- * frames: the checksum is completed and GSO frames are cut into MSS-sized
- * frames here (offload.h), each marked checksum-good for the guest.
+ * frames: the checksum is completed, and a GSO frame goes to the guest whole
+ * when it switched RSC on (netvsp_rx_rsc), else it is cut into MSS-sized
+ * frames here (offload.h); either way it is marked checksum-good.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -140,6 +141,18 @@ static int push_current(struct netvsp_tap *t)
 	uint8_t *f = t->buf + (t->vnet ? TAP_VNET_HDR : 0);
 
 	if (t->cur_rx.nseg > 1) {
+		/* Whole, when the guest takes coalesced frames (RSC). */
+		if (!t->cur_seg) {
+			int r = netvsp_rx_rsc(t->nv, f, t->cur_len,
+					      t->cur_rx.hdr_len + MIN(t->cur_rx.mss, t->cur_rx.payload));
+
+			if (r == -EAGAIN)
+				return -EAGAIN;
+			if (r != -EOPNOTSUPP) {
+				t->cur_len = 0;
+				return 0;
+			}
+		}
 		while (t->cur_seg < t->cur_rx.nseg) {
 			uint32_t n = offload_rx_segment(f, &t->cur_rx, t->cur_seg, t->seg);
 
@@ -365,7 +378,7 @@ void netvsp_tap_backend(struct netvsp_tap *t, struct netvsp_backend *ret_be)
 	*ret_be = (struct netvsp_backend){ .tx = t->vnet ? tap_tx_vnet : tap_tx,
 					   .tx_offload = t->vnet ? tap_tx_offload : NULL,
 					   .set_mtu = t->ctl_fd >= 0 ? tap_set_mtu : NULL,
-					   .rx_room = tap_rx_room, .opaque = t };
+					   .rx_room = tap_rx_room, .rx_rsc = t->vnet, .opaque = t };
 }
 
 int netvsp_tap_start(struct netvsp_tap *t, struct netvsp *nv)

@@ -446,6 +446,11 @@ int nvg_probe(struct nv_guest *g, uint8_t mac[6])
 		uint8_t p[28] = { NDIS_OBJECT_TYPE_DEFAULT, 3, 28, 0, 1 };
 		struct rndis_set_c_wire sc;
 
+		/* Linux starts with LRO on: RSC is switched on when offered
+		 * (struct ndis_offload: rsc.ip4 and rsc.ip6 at bytes 144, 145). */
+		if (n >= 146 && buf[144] && buf[145])
+			p[22] = p[23] = 2;
+
 		if (nvg_set(g, OID_TCP_OFFLOAD_PARAMETERS, p, g->version >= NVSP_VERSION_5 ? 28 : 22,
 			    &rx))
 			return 6;

@@ -72,8 +72,9 @@ void nvg_release_held(struct nv_guest *g);
 /* An RNDIS QUERY (with optional input) / SET; the response is returned in ret. */
 int nvg_query(struct nv_guest *g, uint32_t oid, const void *in, uint32_t in_len, struct nvg_rx *ret);
 int nvg_set(struct nv_guest *g, uint32_t oid, const void *in, uint32_t in_len, struct nvg_rx *ret);
-/* rndis_filter_device_add() + open: INIT, the probe queries, offload SET,
- * packet filter 0x0D. 0 or the step that failed (> 0). */
+/* rndis_filter_device_add() + open: INIT, the probe queries, offload SET
+ * (RSC on when offered, as Linux does with LRO on by default), packet
+ * filter 0x0D. 0 or the step that failed (> 0). */
 int nvg_probe(struct nv_guest *g, uint8_t mac[6]);
 /* Send an Ethernet frame as one RNDIS PACKET (optional VLAN PPI). */
 int nvg_send_frame(struct nv_guest *g, const void *frame, uint32_t len, int vlan_tci,

@@ -331,13 +331,14 @@ static void fake_rx_room(void *o)
 /* flags for env_up_ex */
 #define ENV_OFFLOAD 1u
 #define ENV_SPOOF_OK 2u
+#define ENV_RSC 4u
 
 static void env_up_ex(struct env *e, uint16_t vlan, unsigned int flags)
 {
 	struct netvsp_config cfg = { .vlan = vlan, .allow_mac_spoofing = flags & ENV_SPOOF_OK };
 	struct netvsp_backend be = { .tx = fake_tx, .rx_room = fake_rx_room, .opaque = e,
 				     .tx_offload = flags & ENV_OFFLOAD ? fake_tx_offload : NULL,
-				     .set_mtu = fake_set_mtu };
+				     .rx_rsc = flags & ENV_RSC, .set_mtu = fake_set_mtu };
 	static const uint8_t inst[16] = { 0x6f, 0x68, 0x76, 0, 0x6e, 0x65, 0x74, 0x40, 0x80 };
 	static const uint8_t cls[16] = NETVSP_CLASS_GUID;
 
@@ -1225,7 +1226,7 @@ static void test_offload_vsp(void)
 	T_EXPECT_EQ(e.n_tx, 0);
 	T_EXPECT_EQ(set_status(&e.g, OID_TCP_OFFLOAD_PARAMETERS, all_offloads, 28), 0);
 	netvsp_get_stats(e.nv, &st);
-	T_EXPECT_EQ(st.offloads, RNDIS_OFL_ALL);
+	T_EXPECT_EQ(st.offloads, RNDIS_OFL_ALL & ~RNDIS_OFL_RSC); /* RSC was not offered */
 	T_EXPECT_EQ(send_ppi_frame(&e.g, f, len, RNDIS_PPI_CHECKSUM, 1u | 1u << 2 | 34u << 16),
 		    NVSP_STAT_SUCCESS);
 	T_ASSERT_EQ(e.n_tx, 1);
@@ -1303,6 +1304,199 @@ static void test_offload_vsp(void)
 	T_EXPECT_EQ(e.n_tx, 0);
 	netvsp_get_stats(e.nv, &st);
 	T_EXPECT_EQ(st.tx_bad_offload, 1);
+	env_down(&e);
+}
+
+/* The fragment flags of a host PACKET message (its RNDIS_PPI_PKTINFO_ID), or -1. */
+static int frag_flags(const struct nvg_rx *rx)
+{
+	struct rndis_packet_wire p;
+	uint32_t at, end;
+
+	if (rx->len < 8 + sizeof(p))
+		return -1;
+	memcpy(&p, rx->data + 8, sizeof(p));
+	at = 8 + p.ppi_offset;
+	end = at + p.ppi_len;
+	while (p.ppi_len && at + sizeof(struct rndis_ppi_wire) + 4 <= MIN(end, rx->len)) {
+		struct rndis_ppi_wire ppi;
+		uint32_t v;
+
+		memcpy(&ppi, rx->data + at, sizeof(ppi));
+		if (ppi.size < sizeof(ppi) + 4)
+			return -1;
+		if (ppi.type == RNDIS_PPI_PKTINFO_ID) {
+			memcpy(&v, rx->data + at + ppi.ppi_offset, 4);
+			return (v & 0xFF) == RNDIS_PKTINFO_ID_V1 ? (int)(v >> 8 & 0xFF) : -1;
+		}
+		at += ppi.size;
+	}
+	return -1;
+}
+
+/* Join the fragments of one coalesced frame as hv_netvsc does; its length,
+ * or 0 when the fragments are not a well-formed FIRST..LAST series. The
+ * first fragment's checksum PPI goes to *csum. */
+static uint32_t take_rsc(struct nv_guest *g, uint8_t *out, uint32_t cap, uint32_t *frags,
+			 uint32_t *csum)
+{
+	struct nvg_rx rx;
+	uint32_t len = 0;
+
+	*frags = 0;
+	*csum = 0;
+	while (nvg_take(g, RNDIS_MSG_PACKET, &rx)) {
+		struct rndis_tx_info ti;
+		int fl = frag_flags(&rx);
+
+		if (rndis_parse_packet(rx.data, rx.len, &ti) || fl < 0 ||
+		    !(fl & RNDIS_PKTINFO_SUBALLOC) || !!(fl & RNDIS_PKTINFO_FIRST_FRAG) != !*frags ||
+		    len + ti.data_len > cap)
+			return 0;
+		if (!*frags && ti.has_csum)
+			*csum = ti.csum_info;
+		if (*frags && ti.has_csum)
+			return 0; /* only the first fragment carries the PPIs */
+		memcpy(out + len, rx.data + ti.data_off, ti.data_len);
+		len += ti.data_len;
+		(*frags)++;
+		if (fl & RNDIS_PKTINFO_LAST_FRAG)
+			return len;
+	}
+	return 0;
+}
+
+static const uint8_t rsc_on[28] = { NDIS_OBJECT_TYPE_DEFAULT, 3, 28, [22] = 2, [23] = 2 };
+static const uint8_t rsc_off[28] = { NDIS_OBJECT_TYPE_DEFAULT, 3, 28, [22] = 1, [23] = 0 };
+
+static void test_rx_rsc(void)
+{
+	struct env e;
+	static uint8_t f[OFFLOAD_MAX_FRAME], got[OFFLOAD_MAX_FRAME], tagged[OFFLOAD_MAX_FRAME];
+	uint8_t in[4] = { NDIS_OBJECT_TYPE_OFFLOAD, 3, 156, 0 };
+	struct ndis_offload_wire o;
+	struct netvsp_stats st;
+	struct nvg_rx rx;
+	uint32_t len, n, frags, csum, sent = 0;
+	int r = 0;
+
+	env_up_ex(&e, 0, ENV_OFFLOAD | ENV_RSC);
+	env_probe(&e, NVSP_VERSION_61);
+	T_ASSERT_EQ(nvg_query(&e.g, OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, in, 4, &rx), 0);
+	memcpy(&o, rx.data + 8 + 16, sizeof(o));
+	T_EXPECT_EQ(o.rsc_ip4, 1);
+	T_EXPECT_EQ(o.rsc_ip6, 1);
+	len = build_tcp(f, false, 14, 20000, 0x18);
+	memcpy(f, MAC, 6);
+	/* the probe switched RSC on (Linux's default LRO); off: the caller must segment */
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT_EQ(st.offloads, RNDIS_OFL_RSC);
+	T_EXPECT_EQ(set_status(&e.g, OID_TCP_OFFLOAD_PARAMETERS, rsc_off, 28), 0);
+	T_EXPECT_EQ(netvsp_rx_rsc(e.nv, f, len, 54 + 1448), -EOPNOTSUPP);
+	T_EXPECT_EQ(set_status(&e.g, OID_TCP_OFFLOAD_PARAMETERS, rsc_on, 28), 0);
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT_EQ(st.offloads, RNDIS_OFL_RSC);
+	/* one frame, several fragments in one packet, joined byte for byte */
+	T_ASSERT_EQ(netvsp_rx_rsc(e.nv, f, len, 54 + 1448), 0);
+	T_ASSERT(nvg_poll(&e.g) == 1);
+	n = take_rsc(&e.g, got, sizeof(got), &frags, &csum);
+	T_ASSERT_EQ(n, len);
+	T_EXPECT(!memcmp(got, f, len));
+	/* headers: 44 bytes + 16 per PPI (checksum and fragment PPIs first, fragment after) */
+	T_EXPECT_EQ(frags, 1 + (len - (e.g.sub_alloc - 76) + e.g.sub_alloc - 61) / (e.g.sub_alloc - 60));
+	T_EXPECT_EQ(csum, RNDIS_CSUM_RX_TCP_OK | RNDIS_CSUM_RX_IP_OK);
+	/* IPv6 too; its largest segment must fit the MTU, and only TCP qualifies */
+	len = build_tcp(f, true, 14, 9000, 0x10);
+	memcpy(f, MAC, 6);
+	T_ASSERT_EQ(netvsp_rx_rsc(e.nv, f, len, 74 + 1428), 0);
+	nvg_poll(&e.g);
+	T_ASSERT_EQ(take_rsc(&e.g, got, sizeof(got), &frags, &csum), len);
+	T_EXPECT(!memcmp(got, f, len));
+	T_EXPECT_EQ(csum, RNDIS_CSUM_RX_TCP_OK);
+	T_EXPECT_EQ(netvsp_rx_rsc(e.nv, f, len, 1515), -EOPNOTSUPP);
+	f[14 + 6] = 17;
+	T_EXPECT_EQ(netvsp_rx_rsc(e.nv, f, len, 1000), -EOPNOTSUPP);
+	/* more than half the guest's sections: segment instead */
+	len = build_tcp(f, false, 14, 40000, 0x18);
+	memcpy(f, MAC, 6);
+	T_EXPECT_EQ(netvsp_rx_rsc(e.nv, f, len, 1514), -EOPNOTSUPP);
+	/* not for this NIC's address: filtered, counts as done */
+	len = build_tcp(f, false, 14, 20000, 0x18);
+	T_EXPECT_EQ(netvsp_rx_rsc(e.nv, f, len, 1514), 0);
+	nvg_poll(&e.g);
+	T_EXPECT(!nvg_take(&e.g, RNDIS_MSG_PACKET, NULL));
+	memcpy(f, MAC, 6);
+	/* back-pressure: runs of sections in flight, then -EAGAIN until the
+	 * guest completes; every section comes back */
+	e.g.hold_completions = true;
+	for (uint32_t i = 0; i < 8; i++) {
+		r = netvsp_rx_rsc(e.nv, f, len, 1514);
+		if (r)
+			break;
+		sent++;
+		nvg_poll(&e.g);
+	}
+	T_EXPECT_EQ(r, -EAGAIN);
+	T_EXPECT_EQ(sent, 2);
+	e.g.n_rx = 0;
+	e.g.hold_completions = false;
+	nvg_release_held(&e.g);
+	T_EXPECT_EQ(e.rx_room, 1);
+	for (uint32_t i = 0; i < 8; i++) { /* all sections free again, in any position */
+		T_ASSERT_EQ(netvsp_rx_rsc(e.nv, f, len, 1514), 0);
+		nvg_poll(&e.g);
+		T_ASSERT_EQ(take_rsc(&e.g, got, sizeof(got), &frags, &csum), len);
+	}
+	T_EXPECT(!memcmp(got, f, len));
+	/* a hostile completion naming a run of free sections changes nothing */
+	{
+		struct nvsp_rndis_pkt_complete_wire c = { NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE, 1 };
+		uint64_t bad0;
+
+		netvsp_get_stats(e.nv, &st);
+		bad0 = st.bad_msgs;
+		T_EXPECT_EQ(fg_chan_write(&e.g.ch, VMBUS_PKT_COMP, 0, 0x6e65740500000001ull, &c,
+					  sizeof(c)), 0);
+		T_EXPECT_EQ(fg_chan_write(&e.g.ch, VMBUS_PKT_COMP, 0, 0x6e6574ff00000000ull, &c,
+					  sizeof(c)), 0);
+		T_ASSERT_EQ(netvsp_rx_rsc(e.nv, f, len, 1514), 0);
+		nvg_poll(&e.g);
+		T_EXPECT_EQ(take_rsc(&e.g, got, sizeof(got), &frags, &csum), len);
+		netvsp_get_stats(e.nv, &st);
+		T_EXPECT_EQ(st.bad_msgs, bad0 + 2);
+	}
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT_EQ(st.rx_rsc, 13);
+	T_EXPECT_GE(st.rx_rsc_frags, 12 * 12);
+	/* the guest turns LRO off (e.g. it starts forwarding) */
+	T_EXPECT_EQ(set_status(&e.g, OID_TCP_OFFLOAD_PARAMETERS, rsc_off, 28), 0);
+	T_EXPECT_EQ(netvsp_rx_rsc(e.nv, f, len, 1514), -EOPNOTSUPP);
+	T_EXPECT_EQ(e.g.bad_xfer, 0);
+	env_down(&e);
+
+	/* an access port: the tag comes out of the coalesced frame too */
+	env_up_ex(&e, 42, ENV_OFFLOAD | ENV_RSC);
+	env_probe(&e, NVSP_VERSION_61);
+	T_EXPECT_EQ(set_status(&e.g, OID_TCP_OFFLOAD_PARAMETERS, rsc_on, 28), 0);
+	len = build_tcp(tagged, false, 18, 15000, 0x18);
+	memcpy(tagged, MAC, 6);
+	T_ASSERT_EQ(netvsp_rx_rsc(e.nv, tagged, len, 1518), 0);
+	nvg_poll(&e.g);
+	T_ASSERT_EQ(take_rsc(&e.g, got, sizeof(got), &frags, &csum), len - 4);
+	T_EXPECT(!memcmp(got, tagged, 12));
+	T_EXPECT(!memcmp(got + 12, tagged + 16, len - 16));
+	T_EXPECT_EQ(csum, RNDIS_CSUM_RX_TCP_OK | RNDIS_CSUM_RX_IP_OK);
+	tagged[15] = 43; /* another VLAN: dropped */
+	T_EXPECT_EQ(netvsp_rx_rsc(e.nv, tagged, len, 1518), 0);
+	nvg_poll(&e.g);
+	T_EXPECT(!nvg_take(&e.g, RNDIS_MSG_PACKET, NULL));
+	env_down(&e);
+
+	/* a back-end that never coalesces: RSC not offered, not accepted */
+	env_up_ex(&e, 0, ENV_OFFLOAD);
+	env_probe(&e, NVSP_VERSION_61);
+	T_EXPECT_EQ(set_status(&e.g, OID_TCP_OFFLOAD_PARAMETERS, rsc_on, 28),
+		    RNDIS_STATUS_INVALID_DATA);
 	env_down(&e);
 }
 
@@ -1453,8 +1647,9 @@ static void test_tap_vnet_socketpair(void)
 	T_ASSERT_EQ(nvg_connect(&g2, NVSP_VERSION_61, RECV_BYTES, SEND_BYTES), 0);
 	T_ASSERT_EQ(nvg_probe(&g2, mac), 0);
 	T_EXPECT_EQ(set_status(&g2, OID_TCP_OFFLOAD_PARAMETERS, all_offloads, 28), 0);
+	T_EXPECT_EQ(set_status(&g2, OID_TCP_OFFLOAD_PARAMETERS, rsc_off, 28), 0);
 	T_ASSERT_EQ(netvsp_tap_start(tap, nv2), 0);
-	/* host -> guest: one 3-segment GSO frame becomes 3 checksummed frames */
+	/* host -> guest, RSC off: one 3-segment GSO frame becomes 3 checksummed frames */
 	len = build_tcp(f, false, 14, 2500, 0x18);
 	memcpy(f, MAC, 6);
 	set_check(f, 50, pseudo(f, 14, false, len - 34));
@@ -1493,10 +1688,37 @@ static void test_tap_vnet_socketpair(void)
 	T_EXPECT_EQ(h.csum_start, 34);
 	T_EXPECT_EQ(h.csum_offset, 16);
 	T_EXPECT(!memcmp(buf + sizeof(h), f, len));
+	/* with RSC on, the GSO frame reaches the guest whole */
+	T_EXPECT_EQ(set_status(&g2, OID_TCP_OFFLOAD_PARAMETERS, rsc_on, 28), 0);
+	len = build_tcp(f, false, 14, 2500, 0x18);
+	memcpy(f, MAC, 6);
+	set_check(f, 50, pseudo(f, 14, false, len - 34));
+	h = (struct netvsp_vnet_hdr_wire){ VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 54, 1000, 34, 16 };
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), f, len);
+	T_ASSERT_EQ(write(sv[1], buf, sizeof(h) + len), (ssize_t)(sizeof(h) + len));
+	got = 0;
+	for (int i = 0; i < 2000 && !got; i++) {
+		static uint8_t whole[8000];
+		uint32_t frags, csum;
+
+		nvg_poll(&g2);
+		if (g2.n_rx) {
+			T_ASSERT_EQ(take_rsc(&g2, whole, sizeof(whole), &frags, &csum), len);
+			T_EXPECT(!memcmp(whole, f, len));
+			T_EXPECT_EQ(frags, 2);
+			T_EXPECT_EQ(csum, RNDIS_CSUM_RX_TCP_OK | RNDIS_CSUM_RX_IP_OK);
+			got = 1;
+		} else {
+			sleep_ms(2);
+		}
+	}
+	T_EXPECT_EQ(got, 1);
 	netvsp_tap_stop(tap);
 	netvsp_get_stats(nv2, &st);
 	T_EXPECT_EQ(st.rx_gso_segments, 3);
-	T_EXPECT_EQ(st.rx_csum_ok, 3);
+	T_EXPECT_EQ(st.rx_rsc, 1);
+	T_EXPECT_EQ(st.rx_csum_ok, 4);
 	netvsp_free(nv2);
 	netvsp_tap_free(tap);
 	close(sv[1]);
@@ -1523,6 +1745,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_offload_tx_prepare),
 	T_CASE(test_offload_rx_segment),
 	T_CASE(test_offload_vsp),
+	T_CASE(test_rx_rsc),
 	T_CASE(test_mac_spoofing),
 	T_CASE(test_jumbo_mtu),
 	T_CASE(test_tap_vnet_socketpair),

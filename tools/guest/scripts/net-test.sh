@@ -2,7 +2,8 @@
 # Guest script "net-test": bring up the synthetic NIC (hv_netvsc) with a
 # link-local address and exercise it against the host side of the TAP that
 # tests/guest/test_network.sh prepared (169.254.100.1): ping, a download and
-# an upload over TCP with SHA-256 checks, the offloads ethtool shows, iperf3
+# an upload over TCP with SHA-256 checks (the download's receive counters
+# show whether the host coalesced it), the offloads ethtool shows, iperf3
 # both ways, MTU 9000 with a large ping, then watch the carrier go down and
 # up while the host toggles its TAP. Only 169.254.100.0/24 is used.
 . /ohv/lib.sh
@@ -41,11 +42,16 @@ else
 fi
 echo "ohv-net-ready"
 
-# Download: the host serves a file on 5555 and closes.
+# Download: the host serves a file on 5555 and closes. The interface's
+# receive counters show how it arrived: more bytes per packet than a frame
+# holds means the host coalesced segments (RSC, the driver's LRO).
+st=/sys/class/net/$dev/statistics
+p0=$(cat $st/rx_packets) b0=$(cat $st/rx_bytes)
 t0=$(cut -d' ' -f1 /proc/uptime)
 timeout 120 nc $HOST 5555 >/tmp/dl
 t1=$(cut -d' ' -f1 /proc/uptime)
 echo "ohv-net-dl-seconds=$t0..$t1"
+echo "ohv-net-dl-rx packets=$(($(cat $st/rx_packets) - p0)) bytes=$(($(cat $st/rx_bytes) - b0))"
 echo "ohv-net-dl-bytes=$(wc -c </tmp/dl) ohv-net-dl-sha=$(sha256sum /tmp/dl | cut -d' ' -f1)"
 # Upload: the host reads a known number of bytes on 5556, then closes.
 dd if=/dev/urandom of=/tmp/ul bs=65536 count=16 2>/dev/null
@@ -62,7 +68,8 @@ if command -v ethtool >/dev/null; then
 	k=$(ethtool -k "$dev" 2>/dev/null)
 	echo "ohv-net-offload tx-csum=$(echo "$k" | sed -n 's/^tx-checksumming: \([a-z]*\).*/\1/p')" \
 		"tso=$(echo "$k" | sed -n 's/^tcp-segmentation-offload: \([a-z]*\).*/\1/p')" \
-		"rx-csum=$(echo "$k" | sed -n 's/^rx-checksumming: \([a-z]*\).*/\1/p')"
+		"rx-csum=$(echo "$k" | sed -n 's/^rx-checksumming: \([a-z]*\).*/\1/p')" \
+		"lro=$(echo "$k" | sed -n 's/^large-receive-offload: \([a-z]*\).*/\1/p')"
 fi
 if command -v iperf3 >/dev/null; then
 	for dir in tx rx; do
