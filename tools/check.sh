@@ -120,10 +120,15 @@ else
 		fi
 		# Keep the TAP of the last run only.
 		cat "$results/one.tap" >>"$results/guest.tap"
+		grep '^# EHOST-RETRY' "$results/one.tap" | sed "s/^# /# $n: /" >>"$results/ehost-retries"
 	done
 	if [ -s "$results/flaky" ]; then
 		echo "== guest scripts run twice (first-run failures above)"
 		cat "$results/flaky"
+	fi
+	if [ -s "$results/ehost-retries" ]; then
+		echo "== guests booted twice after an early triple fault in the emulated host (tests/guest/ehost-fault.sh)"
+		cat "$results/ehost-retries"
 	fi
 fi
 

@@ -10,6 +10,7 @@
 #
 # Not part of the "daemon" suite for that reason.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../guest/ehost-fault.sh"
 
 : "${KERNEL:?set KERNEL and INITRD (eval \"\$(tools/mkguest.sh)\")}"
 : "${INITRD:?set KERNEL and INITRD}"
@@ -19,18 +20,45 @@ start_daemon
 LOG="$STATE/logs"
 
 # wait_log NAME PATTERN SECONDS: the console log of NAME shows PATTERN within
-# SECONDS of wall-clock time. On a timeout the ends of the VM's console and
-# worker logs go to the TAP output and the VM is killed, so a guest stuck
-# spinning does not slow down the rest of the run.
+# SECONDS of wall-clock time. A VM that ends before that stops the wait at
+# once. On a timeout the ends of the VM's console and worker logs go to the
+# TAP output and the VM is killed, so a guest stuck spinning does not slow
+# down the rest of the run.
+#
+# In the emulated host a guest that triple-faults before its kernel has run
+# /init is booted once more (ehost_early_crash, tests/guest/lib.sh): that is
+# the emulated host's nested-SVM fault (docs/testing.md, "Known problems"),
+# which nothing the guest did yet can explain. The "# EHOST-RETRY" line says
+# so and tools/check.sh lists it; a second such crash fails the check.
 wait_log() {
-	local end=$((SECONDS + $3))
+	local end=$((SECONDS + $3)) tries=0 n st
 	while :; do
+		n=0
+		while :; do
+			grep -q "$2" "$LOG/$1.console.log" 2>/dev/null && return 0
+			[ $SECONDS -lt $end ] || break
+			sleep 0.2
+			# Once a second: has the VM ended? (the plain "vm show", no JSON
+			# parser: this runs for every boot in the emulated host)
+			n=$((n + 1))
+			[ $((n % 5)) -eq 0 ] || continue
+			st=$("$OPENHV" vm show "$1" 2>/dev/null | sed -n 's/^State: *\([a-z]*\).*/\1/p')
+			[ "$st" = crashed ] || [ "$st" = off ] && break
+		done
+		# One more look: the pattern may have come out just before the VM ended.
 		grep -q "$2" "$LOG/$1.console.log" 2>/dev/null && return 0
-		[ $SECONDS -lt $end ] || break
-		sleep 0.2
+		[ $tries -eq 0 ] && [ "$(vm_state "$1")" = crashed ] &&
+			ehost_early_crash "$LOG/$1.console.log" "$(vm_reason "$1")" || break
+		tries=1
+		diag "EHOST-RETRY: $1 triple-faulted in early boot in the emulated host ($(vm_reason "$1")); console ends:"
+		tail -n 3 "$LOG/$1.console.log" 2>/dev/null | tr -d '\r' | awk '{ print "#   " $0 }'
+		diag "booting $1 once more (docs/testing.md, \"Known problems\")"
+		: >"$LOG/$1.console.log"
+		"$OPENHV" vm start "$1" >/dev/null 2>&1 || break
+		end=$((SECONDS + $3))
 	done
 	diag "$1: no \"$2\" within $3 s (state $(vm_state "$1"); reason: $(vm_reason "$1")); console log ends:"
-	tail -n 25 "$LOG/$1.console.log" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
+	tail -n 25 "$LOG/$1.console.log" 2>/dev/null | tr -d '\r' | awk '{ print "#   " $0 }'
 	diag "$1: worker log ends:"
 	tail -n 15 "$LOG/$1.worker.log" 2>/dev/null | sed 's/^/#   /'
 	# Where the worker's threads are (a VMM deadlock and a guest spinning in

@@ -9,26 +9,13 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 tmp=$(mktemp -d /tmp/ohv-hv.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap 'vm_kill_all; rm -rf "$tmp"' EXIT
 echo "TAP version 13"
 
 HEARTBEAT=57164f39-9115-4e78-ab55-382f3bd5422d
 KVP=a9a0f4e7-5a45-4d96-b827-8a841e8c03e6
 SHUTDOWN=0e0b6031-5213-4934-818b-38d90ced39db
 TIMESYNC=9527e630-d0ae-497b-adce-e80ab0175caf
-
-# wait_for LOG REGEX SECONDS PID: poll the log until REGEX shows up or PID exits.
-wait_for()
-{
-	local i
-	for i in $(seq 1 "$3"); do
-		grep -qE "$2" "$1" && return 0
-		kill -0 "$4" 2>/dev/null || { grep -qE "$2" "$1"; return; }
-		sleep 1
-	done
-	kill -0 "$4" 2>/dev/null && ehost_fault_check "$4"
-	return 1
-}
 
 # 1. Bring-up with 2 and 4 vCPUs: hv_vmbus loads, four IC devices offered.
 for cpus in 2 4; do
@@ -51,22 +38,17 @@ log=$tmp/shutdown.log
 status=$tmp/status.json
 # (No timeout(1) around it: it would pass our SIGTERM on twice, to the child and
 # to its process group, and the second one means "stop now".)
-"$OPENHV" run --kernel "$KERNEL" --initrd "$INITRD" --memory 512M --cpus 2 \
-	--status-file "$status" --cmdline "console=ttyS0 panic=-1 ohv.script=hv-wait" </dev/null >"$log" 2>&1 &
-pid=$!
-( sleep 400; kill -KILL "$pid" ) >/dev/null 2>&1 &
-watchdog=$!
-wait_for "$log" "ohv-hv-ready" 240 "$pid" && wait_for "$log" "heartbeat is alive" 60 "$pid"
+vm_start "$log" 400 --kernel "$KERNEL" --initrd "$INITRD" --memory 512M --cpus 2 \
+	--status-file "$status" --cmdline "console=ttyS0 panic=-1 ohv.script=hv-wait"
+vm_wait_for "$log" "ohv-hv-ready" 240 && vm_wait_for "$log" "heartbeat is alive" 60
 t_check "host sees the guest heartbeat" grep -q "guest heartbeat is alive" "$log"
 sleep 2
 t_check "status file shows heartbeat alive with a sequence number" \
 	python3 -c "import json,sys; s=json.load(open('$status')); sys.exit(0 if s['heartbeat']['alive'] and s['heartbeat']['seq'] > 0 and s['shutdown']['ready'] else 1)"
 start=$(date +%s)
-kill -TERM "$pid" 2>/dev/null
-wait "$pid"
-rc=$?
+kill -TERM "${vm_pid[$log]}" 2>/dev/null
+vm_wait "$log" 400
 took=$(( $(date +%s) - start ))
-kill "$watchdog" 2>/dev/null
 t_check "SIGTERM asks the guest to shut down through the shutdown IC" grep -q "asked the guest to shut down" "$log"
 t_check "guest powers off cleanly after the request (rc=$rc, in $took s)" \
 	sh -c "[ $rc -eq 0 ] && grep -q 'reboot: Power down' '$log'"

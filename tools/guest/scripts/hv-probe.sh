@@ -8,7 +8,15 @@ modprobe hv_vmbus || ohv_fail "hv_vmbus did not load (no Hyper-V interface: $(dm
 for m in hv_utils hv_balloon hv_storvsc hv_netvsc hv_sock; do
 	modprobe "$m" || echo "ohv-warn: $m did not load"
 done
-sleep 1
+# hv_utils prints "<name> IC version" once the host has answered its
+# negotiation, which is asynchronous to modprobe; under TCG it can take a few
+# seconds. Wait for the three it binds (up to 30 s) rather than a fixed time.
+for _ in $(seq 1 150); do
+	ics=$(dmesg | grep -c -e 'Heartbeat IC version' -e 'Shutdown IC version' -e 'TimeSync IC version')
+	[ "$ics" -ge 3 ] && break
+	sleep 0.2
+done
+echo "ohv-ic-negotiated=$ics"
 n=0
 for d in /sys/bus/vmbus/devices/*; do
 	[ -e "$d/class_id" ] || continue
