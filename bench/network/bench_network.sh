@@ -72,7 +72,8 @@ for r in $(seq 1 "$runs"); do
 			sum_p99[$vmm]=$(awk -v a="${sum_p99[$vmm]:-0}" -v b="$p99" 'BEGIN { print a + b }')
 		else
 			printf "%-18s %3s %10s %10s %10s %10s\n" "$vmm" "$r" failed failed - -
-			grep -aE "ohv-|error|Error|iperf3" "$log" | tail -n 8 | sed 's/^/#   /'
+			grep -aE "ohv-|error|Error|iperf3|Kernel panic|BUG:|Oops|RIP:" "$log" | tail -n 12 |
+				sed 's/^/#   /'
 			tail -n 5 "$tmp/iperf.log" | sed 's/^/#   host iperf3: /'
 		fi
 		grep -ao "ohv-bench-offload.*" "$log" | head -n 1 | sed "s/^/#   $vmm: /"
