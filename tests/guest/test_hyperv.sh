@@ -27,8 +27,14 @@ for cpus in 2 4; do
 	for c in $HEARTBEAT $SHUTDOWN $TIMESYNC $KVP; do
 		t_check "$cpus vCPUs: /sys/bus/vmbus/devices lists class {$c}" grep -q "class={$c}" "$log"
 	done
-	t_check "$cpus vCPUs: hv_utils binds heartbeat, shutdown and time sync" \
-		sh -c "grep -q 'Heartbeat IC version' '$log' && grep -q 'Shutdown IC version' '$log' && grep -q 'TimeSync IC version' '$log'"
+	what="$cpus vCPUs: hv_utils binds heartbeat, shutdown and time sync"
+	if grep -q 'Heartbeat IC version' "$log" && grep -q 'Shutdown IC version' "$log" &&
+		grep -q 'TimeSync IC version' "$log"; then
+		t_ok "$what"
+	else
+		t_fail "$what"
+		grep -aE 'IC version|ohv-ic-negotiated|hv_utils|ohv-result' "$log" | tr -d '\r' | t_diag
+	fi
 	t_check "$cpus vCPUs: guest powers off cleanly (rc=$rc)" [ "$rc" -eq 0 ]
 	[ "$rc" -eq 0 ] || tail -n 30 "$log" | t_diag
 done
