@@ -843,6 +843,12 @@ void netvsp_free(struct netvsp *nv)
 	free(nv);
 }
 
+/* An access port's frame (at least 16 bytes) carries an 802.1Q tag with our VLAN id. */
+static bool vlan_tag_ours(const struct netvsp *nv, const uint8_t *f)
+{
+	return f[12] == 0x81 && f[13] == 0x00 && ((f[14] << 8 | f[15]) & 0xFFF) == nv->cfg.vlan;
+}
+
 int netvsp_rx_ex(struct netvsp *nv, const void *frame, size_t len, uint32_t flags)
 {
 	const uint8_t *f = frame;
@@ -865,8 +871,7 @@ int netvsp_rx_ex(struct netvsp *nv, const void *frame, size_t len, uint32_t flag
 	if (nv->cfg.vlan) {
 		/* Access port: only our VLAN, delivered untagged (tag in a PPI
 		 * would make the guest see a VLAN it did not configure). */
-		if (len < ETH_HLEN + VLAN_HLEN || f[12] != 0x81 || f[13] != 0x00 ||
-		    ((f[14] << 8 | f[15]) & 0xFFF) != nv->cfg.vlan) {
+		if (len < ETH_HLEN + VLAN_HLEN || !vlan_tag_ours(nv, f)) {
 			nv->stats.rx_filtered++;
 			r = 0;
 			goto out;
@@ -1036,7 +1041,7 @@ int netvsp_rx_rsc(struct netvsp *nv, const void *frame, size_t len, uint32_t seg
 	csum = offload_rx_csum_info(f, (uint32_t)len);
 	if (!(csum & RNDIS_CSUM_RX_TCP_OK))
 		goto out;
-	if (vl && (f[12] != 0x81 || f[13] != 0x00 || ((f[14] << 8 | f[15]) & 0xFFF) != nv->cfg.vlan)) {
+	if (vl && !vlan_tag_ours(nv, f)) {
 		nv->stats.rx_filtered++;
 		r = 0;
 		goto out;
