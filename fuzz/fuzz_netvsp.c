@@ -8,8 +8,9 @@
  * host frames (some marked checksum-good, some coalesced for RSC), link
  * changes and guest polls. Bit 5 of the first byte gives the back-end
  * offloads (the guest is offered checksum, LSO and RSC and its PPIs reach
- * tx_offload), bit 6 allows MAC
- * spoofing. The VSP must answer or drop, never crash, hang or write outside
+ * tx_offload), bit 6 allows MAC spoofing, bit 7 offers four vRSS queues:
+ * the guest may then open the sub-channels it was offered and act on any
+ * of them. The VSP must answer or drop, never crash, hang or write outside
  * the guest's buffers, and never hand the back-end a header pointing
  * outside the frame.
  */
@@ -56,6 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct nv_guest g;
+	static struct fg_chan subs[3];
+	struct fg_chan primary;
+	unsigned int nsubs = 0;
 	static const uint8_t inst[16] = { 0x6f, 0x68, 0x76, 0, 0x6e, 0x65, 0x74, 0x40, 0x80, 1 };
 	struct netvsp_config cfg = { .mac = { 0x02, 0x6f, 0x68, 0, 0, 1 } };
 	struct netvsp_backend be = { .tx = fz_tx };
@@ -70,6 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	cfg.vlan = (data[0] & 0x10) ? 5 : 0;
 	cfg.allow_mac_spoofing = data[0] & 0x40;
+	cfg.queues = data[0] & 0x80 ? 4 : 1;
 	if (data[0] & 0x20) {
 		be.tx_offload = fz_tx_offload;
 		be.rx_rsc = true;
@@ -80,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fg_boot(fg) || netvsp_new(fg->srv, fg->gm, &cfg, inst, &be, &nv) || !fg_connect(fg) ||
 	    fg_request_offers(fg, &offer, 1) != 1 || nvg_open(&g, fg, &offer, 16))
 		goto out;
+	primary = g.ch;
 	if (!(data[0] & 1) && nvg_connect(&g, NVSP_VERSION_61, 32 * 1024, 32 * 1024))
 		goto out;
 	if (!(data[0] & 3) && nvg_probe(&g, mac))
@@ -129,7 +135,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)nvg_poll(&g);
 			break;
 		default:
-			nvg_release_held(&g);
+			if (op & 8) {
+				/* open the sub-channels offered so far */
+				struct fg_msg m;
+				struct vmbus_offer_channel_wire o;
+
+				fg_poll_msgs(fg);
+				while (nsubs < 3 && fg_take_msg(fg, VMBUS_MSG_OFFERCHANNEL, &m)) {
+					memcpy(&o, m.data, sizeof(o));
+					if (fg_open(fg, &o, 4, 4, 0, &subs[nsubs]))
+						break;
+					nsubs++;
+				}
+			} else if (op & 0x10) {
+				/* act on a sub-channel from now on, or the primary again */
+				g.ch = nsubs && (op & 0x20) ? subs[(op >> 6) % nsubs] : primary;
+			} else {
+				nvg_release_held(&g);
+			}
 			break;
 		}
 		if (g.n_rx > NVG_MAX_RX / 2)

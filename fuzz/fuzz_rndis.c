@@ -6,7 +6,10 @@
  * and the packet filter. Responses must stay within RNDIS_RESP_MAX,
  * parsed frame offsets inside the message, and the offloads the guest
  * switches on within those offered (all, or none: bit 6 of the first byte,
- * which also decides whether MAC changes are allowed).
+ * which also decides whether MAC changes are allowed). vRSS: 1..8 receive
+ * queues (top bits of the first byte); RSS parameters the guest sets must
+ * name only those queues, and the message bytes taken as a host frame must
+ * map to one of them.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	st.offload_caps = data[0] & 0x40 ? 0 : RNDIS_OFL_ALL;
 	st.allow_mac_change = !(data[0] & 0x40);
+	st.rss_queues = (uint16_t)(1 + (data[0] >> 5) % 8);
 	len = (uint32_t)MIN(size - 1, sizeof(msg));
 	memcpy(msg, data + 1, len);
 	if ((data[0] & 1) && len >= 8)
@@ -46,6 +50,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (st.offload_on & ~st.offload_caps)
 		abort();
 	if (st.mac_changed && ((st.mac[0] & 1) || !st.allow_mac_change))
+		abort();
+	if (st.rss.on) {
+		if (!st.rss.itab_len || st.rss.itab_len > RSS_ITAB_MAX || st.rss_queues < 2)
+			abort();
+		for (uint32_t i = 0; i < st.rss.itab_len; i++)
+			if (st.rss.itab[i] >= st.rss_queues)
+				abort();
+	}
+	if (rss_channel(&st.rss, msg, len) >= MAX(st.rss_queues, 1u))
 		abort();
 	if (rndis_parse_packet(msg, len, &ti) == 0) {
 		if ((uint64_t)ti.data_off + ti.data_len > len)

@@ -159,7 +159,9 @@ struct vmbus_server *vmbus_chan_server(const struct vmbus_chan *chan);
  * sub_channel_index 1..n, own relid, ring and target VP), e.g. when storvsc
  * sends CREATE_SUB_CHANNELS. Offered at once when the guest is connected.
  * They use the class callbacks like the primary and go away with the
- * connection (unload, reset). Returns how many were made (>= 0).
+ * connection (unload, reset); when the guest closes the primary channel they
+ * are rescinded (a reopened primary asks again, as hv_netvsc does on an MTU
+ * change). Returns how many were made (>= 0).
  */
 int vmbus_dev_add_subchannels(struct vmbus_dev *dev, uint16_t count);
 uint16_t vmbus_chan_sub_index(const struct vmbus_chan *chan); /* 0 = primary */

@@ -568,6 +568,8 @@ static void on_open_channel(struct vmbus_server *srv, const uint8_t *msg, uint32
 			  __ATOMIC_SEQ_CST);
 }
 
+static void dev_rescind_subs(struct vmbus_server *srv, struct vmbus_dev *dev);
+
 static void on_close_channel(struct vmbus_server *srv, const uint8_t *msg)
 {
 	struct vmbus_relid_msg_wire m;
@@ -582,6 +584,12 @@ static void on_close_channel(struct vmbus_server *srv, const uint8_t *msg)
 		return;
 	}
 	chan_close(chan);
+	/* A guest that closes a primary channel has closed its sub-channels
+	 * first (Linux vmbus_close); they are rescinded, and a driver that
+	 * opens the primary again asks for new ones (netvsc does this on
+	 * every MTU or channel-count change and waits for their offers). */
+	if (!chan->sub_index && chan->dev)
+		dev_rescind_subs(srv, chan->dev);
 }
 
 static void on_gpadl_teardown(struct vmbus_server *srv, const uint8_t *msg)
@@ -1008,15 +1016,24 @@ static void chan_remove(struct vmbus_server *srv, struct vmbus_chan *chan)
 	}
 }
 
+/* Rescind (or free) every sub-channel of dev; new ones count from 1 again. */
+static void dev_rescind_subs(struct vmbus_server *srv, struct vmbus_dev *dev)
+{
+	for (uint16_t i = dev->n_subs; i > 0; i--) {
+		if (dev->subs[i - 1])
+			chan_remove(srv, dev->subs[i - 1]);
+		dev->subs[i - 1] = NULL;
+	}
+	dev->n_subs = 0;
+}
+
 void vmbus_server_remove_device(struct vmbus_server *srv, struct vmbus_dev *dev)
 {
 	if (!dev)
 		return;
 	srv_lock(srv);
 	/* Sub-channels first, as the guest closes them before the primary. */
-	for (uint16_t i = dev->n_subs; i > 0; i--)
-		if (dev->subs[i - 1])
-			chan_remove(srv, dev->subs[i - 1]);
+	dev_rescind_subs(srv, dev);
 	chan_remove(srv, dev->chan);
 	free(dev);
 	srv_unlock(srv);

@@ -123,7 +123,8 @@ static int nic_open_tap(const struct vm_nic_config *c, struct vm_nic *nic, char 
 }
 
 int vm_network_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_nic_config *nics,
-		      unsigned int n, struct vm_network **ret, char *err, size_t errlen)
+		      unsigned int n, unsigned int queues, struct vm_network **ret, char *err,
+		      size_t errlen)
 {
 	struct vm_network *net;
 	int r;
@@ -147,7 +148,8 @@ int vm_network_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_n
 		bool on_switch = c->switch_name != NULL;
 		/* On a switch the bridge does the access VLAN (port PVID). */
 		struct netvsp_config cfg = { .vlan = on_switch ? 0 : c->vlan,
-					     .allow_mac_spoofing = c->allow_mac_spoofing };
+					     .allow_mac_spoofing = c->allow_mac_spoofing,
+					     .queues = (uint16_t)MIN(queues, NETVSP_MAX_QUEUES) };
 		struct netvsp_backend be;
 		uint8_t guid[16];
 

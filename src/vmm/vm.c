@@ -499,6 +499,23 @@ static void unmap_file(struct mapped_file *m)
  * for at most CPUs - 1), up to storvsp's limit. OPENHV_STORVSP_SUBCHANNELS=N
  * sets another limit (0: primary channel only), for measurements.
  */
+/* vRSS channels per NIC: one per vCPU (the guest caps it at 8 by default);
+ * OPENHV_NETVSP_QUEUES=N lowers it (1 = primary channel only). */
+static unsigned int network_queues(unsigned int cpus)
+{
+	const char *env = getenv("OPENHV_NETVSP_QUEUES");
+	unsigned int n = MAX(cpus, 1u);
+
+	if (env && *env) {
+		char *end;
+		unsigned long v = strtoul(env, &end, 10);
+
+		if (!*end && v)
+			n = (unsigned int)MIN(v, (unsigned long)n);
+	}
+	return n;
+}
+
 static unsigned int storage_subchannels(unsigned int cpus)
 {
 	const char *env = getenv("OPENHV_STORVSP_SUBCHANNELS");
@@ -603,7 +620,8 @@ static int vm_build(struct vm *vm, char *err, size_t errlen)
 				      vm->n_disk_slots, vm->cfg.scsi_controller,
 				      storage_subchannels(vm->cfg.cpus), &vm->storage, err, errlen);
 		r = r ?: vm_network_attach(vm_hyperv_vmbus(vm->hyperv), vm->gm, vm->cfg.nics,
-					   vm->cfg.n_nics, &vm->network, err, errlen);
+					   vm->cfg.n_nics, network_queues(vm->cfg.cpus), &vm->network,
+					   err, errlen);
 		if (r)
 			goto err;
 	}

@@ -40,8 +40,10 @@ int vm_storage_hot_add(struct vm_storage *st, unsigned int lun, const struct vm_
 int vm_storage_hot_remove(struct vm_storage *st, unsigned int lun, char *err, size_t errlen);
 void vm_storage_free(struct vm_storage *st);
 
+/* One netvsp per NIC; queues: vRSS channels each NIC offers (1 = none). */
 int vm_network_attach(struct vmbus_server *srv, struct gm *gm, const struct vm_nic_config *nics,
-		      unsigned int n, struct vm_network **ret, char *err, size_t errlen);
+		      unsigned int n, unsigned int queues, struct vm_network **ret, char *err,
+		      size_t errlen);
 void vm_network_free(struct vm_network *net);
 
 #endif

@@ -20,6 +20,7 @@ cleanup()
 {
 	vm_kill_all
 	[ -n "${srv:-}" ] && kill "$srv" 2>/dev/null
+	[ -n "${rss_srv:-}" ] && kill "$rss_srv" 2>/dev/null
 	[ -n "${iperf:-}" ] && kill "$iperf" 2>/dev/null
 	ip link del "$TAP" 2>/dev/null
 	rm -rf "$tmp"
@@ -75,6 +76,22 @@ t = [threading.Thread(target=serve_dl), threading.Thread(target=serve_ul)]
 [x.start() for x in t]; [x.join() for x in t]
 PY
 srv=$!
+# vRSS: 256 KiB to each of up to 24 connections on 5557 (the guest opens
+# new flows until both of its receive queues saw some).
+python3 - "$HOST_IP" >"$tmp/rss-srv.log" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 5557)); s.listen(4)
+data = bytes(262144)
+for _ in range(24):
+    c, _ = s.accept()
+    try:
+        c.sendall(data)
+    except OSError:
+        pass
+    c.close()
+PY
+rss_srv=$!
 iperf=
 if command -v iperf3 >/dev/null; then
 	iperf3 -s -B "$HOST_IP" >"$tmp/iperf.log" 2>&1 &
@@ -128,9 +145,20 @@ if [ -n "$iperf" ] && ! grep -q "ohv-net-iperf-tx=missing" "$log"; then
 else
 	t_skip "iperf3 both ways" "iperf3 is missing on the host or in the guest image"
 fi
+if grep -q "ohv-net-channels=" "$log"; then
+	# 2 vCPUs: the guest asks for one sub-channel and programs RSS.
+	t_check "vRSS: the guest uses 2 channels (one per vCPU)" grep -q "ohv-net-channels=2 cpus=2" "$log"
+	t_check "vRSS: TCP flows from the host reach both receive queues" \
+		grep -q "ohv-net-rxq-spread=ok" "$log"
+	grep -a "ohv-net-rxq-spread=" "$log" | tr -d '\r' | sed 's/^/# /'
+fi
 t_check "guest MTU 9000 accepted" grep -q "ohv-net-mtu=9000" "$log"
 t_check "an 8000-byte ping at MTU 9000" grep -q "ohv-net-ping-jumbo=ok" "$log"
 t_check "the host's TAP followed to MTU 9000 (it has $tap_mtu)" [ "$tap_mtu" = 9000 ]
+if grep -q "ohv-net-channels=" "$log"; then
+	t_check "vRSS: after the MTU reconnects the guest has its 2 channels again" \
+		grep -q "ohv-net-channels-after-mtu=2" "$log"
+fi
 ip link set "$TAP" down
 vm_wait_for "$log" "ohv-net-link-down|ohv-result=" 60
 t_check "guest sees carrier off when the host's TAP goes down" grep -q "ohv-net-link-down carrier=0" "$log"

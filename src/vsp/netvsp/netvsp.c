@@ -20,11 +20,12 @@
 #include "vsp/netvsp/netvsp.h"
 #include "vsp/netvsp/netvsp_proto.h"
 #include "vsp/netvsp/rndis.h"
+#include "vsp/netvsp/rss.h"
 
 #define NETVSP_MAX_PKT 4624u            /* NETVSC_MAX_PKT_SIZE: what the guest reads */
 #define NETVSP_MAX_RECV_SECTIONS 65536u
 #define NETVSP_CTLQ 16u                 /* queued control responses / indications */
-#define NETVSP_MAX_PENDING_COMP 16384u  /* completions waiting for ring space */
+#define NETVSP_MAX_PENDING_COMP 16384u  /* completions waiting for ring space, per channel */
 /* Our XFER_PAGES trans_ids: tag, (sections - 1) in the low byte of the high
  * half, first section in the low half. */
 #define NETVSP_XFER_TAG 0x6e657400ull
@@ -49,11 +50,20 @@ struct ctl_msg {
 	uint8_t data[RNDIS_RESP_MAX];
 };
 
+/* One channel of the NIC: queue 0 is the primary, 1.. are vRSS sub-channels. */
+struct nv_queue {
+	struct vmbus_chan *chan;        /* open channel or NULL */
+	struct pending_comp *comps;     /* completions waiting for ring space */
+	uint32_t n_comps, cap_comps;
+};
+
 struct netvsp {
 	struct vmbus_server *srv;
 	const struct gm *gm;
 	struct vmbus_dev *dev;
-	struct vmbus_chan *chan;        /* open channel or NULL */
+	struct vmbus_chan *chan;        /* open primary channel or NULL (= q[0].chan) */
+	struct nv_queue q[NETVSP_MAX_QUEUES];
+	uint16_t queues;                /* channels we offer the guest, 1 .. NETVSP_MAX_QUEUES */
 	struct netvsp_config cfg;
 	struct netvsp_backend be;
 
@@ -78,8 +88,6 @@ struct netvsp {
 
 	struct ctl_msg ctlq[NETVSP_CTLQ];
 	uint32_t ctlq_head, ctlq_count;
-	struct pending_comp *comps;
-	uint32_t n_comps, cap_comps;
 
 	uint8_t *stream;                /* NETVSP_MAX_MSG: gathered guest RNDIS bytes */
 	uint8_t *frame;                 /* tx frame with an inserted VLAN tag */
@@ -166,54 +174,77 @@ static void drop_recv_buf(struct netvsp *nv)
 
 /* ---- host -> guest ---- */
 
-static int send_comp(struct netvsp *nv, uint64_t trans_id, const void *msg, size_t len)
+/* The queue of one of our open channels (sub-channel index; we never make
+ * more than NETVSP_MAX_QUEUES - 1 of them). */
+static struct nv_queue *queue_of(struct netvsp *nv, struct vmbus_chan *chan)
 {
+	uint16_t i = vmbus_chan_sub_index(chan);
+
+	return &nv->q[i < NETVSP_MAX_QUEUES ? i : 0];
+}
+
+/* A COMP for a guest packet, on the channel it came in on. */
+static int send_comp(struct netvsp *nv, struct vmbus_chan *chan, uint64_t trans_id,
+		     const void *msg, size_t len)
+{
+	struct nv_queue *q = queue_of(nv, chan);
 	uint8_t full[NVSP_MSG_SIZE] = { 0 };
 	struct pending_comp *pc;
 	int r;
 
 	/* SPEC §7.3: completions always carry the full 40-byte message. */
 	memcpy(full, msg, MIN(len, sizeof(full)));
-	if (!nv->n_comps) {
-		r = vmbus_chan_send_completion(nv->chan, trans_id, full, sizeof(full));
+	if (!q->n_comps) {
+		r = vmbus_chan_send_completion(chan, trans_id, full, sizeof(full));
 		if (r != -EAGAIN)
 			return r;
 	}
 	/* Ring full: keep it, the writable callback sends it. */
-	if (nv->n_comps == nv->cap_comps) {
-		uint32_t cap = nv->cap_comps ? nv->cap_comps * 2 : 64;
+	if (q->n_comps == q->cap_comps) {
+		uint32_t cap = q->cap_comps ? q->cap_comps * 2 : 64;
 
 		if (cap > NETVSP_MAX_PENDING_COMP) {
 			nv->overflow = true; /* the guest keeps sending without reading */
 			return -EPROTO;
 		}
-		pc = realloc(nv->comps, cap * sizeof(*pc));
+		pc = realloc(q->comps, cap * sizeof(*pc));
 		if (!pc)
 			return -ENOMEM;
-		nv->comps = pc;
-		nv->cap_comps = cap;
+		q->comps = pc;
+		q->cap_comps = cap;
 	}
-	pc = &nv->comps[nv->n_comps++];
+	pc = &q->comps[q->n_comps++];
 	pc->trans_id = trans_id;
 	memcpy(pc->msg, full, sizeof(full));
 	return 0;
 }
 
-static int flush_comps(struct netvsp *nv)
+static int flush_comps(struct nv_queue *q)
 {
 	uint32_t done = 0;
 	int r = 0;
 
-	while (done < nv->n_comps) {
-		r = vmbus_chan_send_completion(nv->chan, nv->comps[done].trans_id,
-					       nv->comps[done].msg, NVSP_MSG_SIZE);
+	if (!q->chan)
+		return 0;
+	while (done < q->n_comps) {
+		r = vmbus_chan_send_completion(q->chan, q->comps[done].trans_id,
+					       q->comps[done].msg, NVSP_MSG_SIZE);
 		if (r)
 			break;
 		done++;
 	}
-	memmove(nv->comps, nv->comps + done, (nv->n_comps - done) * sizeof(*nv->comps));
-	nv->n_comps -= done;
+	memmove(q->comps, q->comps + done, (q->n_comps - done) * sizeof(*q->comps));
+	q->n_comps -= done;
 	return r == -EAGAIN ? 0 : r;
+}
+
+/* The channel a frame from the host goes to: the one the guest's RSS
+ * indirection table names for its hash, if open, else the primary. */
+static struct vmbus_chan *rx_chan(struct netvsp *nv, const uint8_t *f, size_t len)
+{
+	uint16_t i = nv->queues > 1 ? rss_channel(&nv->rndis.rss, f, len) : 0;
+
+	return i < nv->queues && nv->q[i].chan ? nv->q[i].chan : nv->chan;
 }
 
 /*
@@ -221,8 +252,8 @@ static int flush_comps(struct netvsp *nv)
  * XFER_PAGES packet. 0, -EAGAIN (no section or ring full), -ENOTCONN,
  * -EMSGSIZE, -EFAULT.
  */
-static int deliver(struct netvsp *nv, const void *hdr, uint32_t hlen, const void *data,
-		   uint32_t dlen, uint32_t channel_type)
+static int deliver(struct netvsp *nv, struct vmbus_chan *out, const void *hdr, uint32_t hlen,
+		   const void *data, uint32_t dlen, uint32_t channel_type)
 {
 	struct {
 		struct vmbus_xfer_hdr_wire h;
@@ -257,7 +288,7 @@ static int deliver(struct netvsp *nv, const void *hdr, uint32_t hlen, const void
 	pkt.nvsp.type = NVSP_MSG1_SEND_RNDIS_PKT;
 	pkt.nvsp.channel_type = channel_type;
 	pkt.nvsp.section_index = NVSP_SEND_SECTION_NONE;
-	r = vmbus_chan_send_hdr(nv->chan, VMBUS_PKT_DATA_USING_XFER_PAGES,
+	r = vmbus_chan_send_hdr(out, VMBUS_PKT_DATA_USING_XFER_PAGES,
 				VMBUS_PKT_FLAG_COMPLETION_REQUESTED, NETVSP_XFER_TAG << 32 | sec,
 				sizeof(pkt.h) + sizeof(pkt.range), &pkt, sizeof(pkt));
 	if (r)
@@ -270,7 +301,7 @@ static void flush_ctl(struct netvsp *nv)
 {
 	while (nv->ctlq_count) {
 		struct ctl_msg *m = &nv->ctlq[nv->ctlq_head];
-		int r = deliver(nv, m->data, m->len, NULL, 0, NVSP_CHANNEL_CONTROL);
+		int r = deliver(nv, nv->chan, m->data, m->len, NULL, 0, NVSP_CHANNEL_CONTROL);
 
 		if (r == -EAGAIN)
 			return;
@@ -496,7 +527,7 @@ static int gather_gpa(struct netvsp *nv, const struct vmbus_pkt *pkt, uint32_t *
 	return 0;
 }
 
-static void on_rndis_pkt(struct netvsp *nv, const struct vmbus_pkt *pkt,
+static void on_rndis_pkt(struct netvsp *nv, struct vmbus_chan *chan, const struct vmbus_pkt *pkt,
 			 const struct nvsp_rndis_pkt_wire *m)
 {
 	struct nvsp_rndis_pkt_complete_wire c = { .type = NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE,
@@ -509,7 +540,7 @@ static void on_rndis_pkt(struct netvsp *nv, const struct vmbus_pkt *pkt,
 		    m->section_size > NETVSP_SEND_SECTION_SIZE)
 			r = -EPROTO;
 		else
-			r = vmbus_chan_gpadl_read(nv->chan, nv->send_gpadl,
+			r = vmbus_chan_gpadl_read(chan, nv->send_gpadl,
 						  (uint64_t)m->section_index * NETVSP_SEND_SECTION_SIZE,
 						  nv->stream, m->section_size);
 		len = m->section_size;
@@ -523,7 +554,7 @@ static void on_rndis_pkt(struct netvsp *nv, const struct vmbus_pkt *pkt,
 		c.status = handle_stream(nv, nv->stream, len);
 	}
 	if (pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED)
-		(void)send_comp(nv, pkt->trans_id, &c, sizeof(c));
+		(void)send_comp(nv, chan, pkt->trans_id, &c, sizeof(c));
 }
 
 /* ---- NVSP control ---- */
@@ -542,7 +573,7 @@ static void on_init(struct netvsp *nv, const struct vmbus_pkt *pkt, const struct
 	}
 	if (c.status == NVSP_STAT_SUCCESS)
 		nv->version = c.negotiated_version;
-	(void)send_comp(nv, pkt->trans_id, &c, sizeof(c));
+	(void)send_comp(nv, nv->chan, pkt->trans_id, &c, sizeof(c));
 }
 
 static void on_recv_buf(struct netvsp *nv, const struct vmbus_pkt *pkt,
@@ -577,7 +608,7 @@ static void on_recv_buf(struct netvsp *nv, const struct vmbus_pkt *pkt,
 	}
 	if (c.status != NVSP_STAT_SUCCESS)
 		nv->stats.bad_msgs++;
-	(void)send_comp(nv, pkt->trans_id, &c, sizeof(c));
+	(void)send_comp(nv, nv->chan, pkt->trans_id, &c, sizeof(c));
 }
 
 static void on_send_buf(struct netvsp *nv, const struct vmbus_pkt *pkt,
@@ -598,7 +629,7 @@ static void on_send_buf(struct netvsp *nv, const struct vmbus_pkt *pkt,
 	} else {
 		nv->stats.bad_msgs++;
 	}
-	(void)send_comp(nv, pkt->trans_id, &c, sizeof(c));
+	(void)send_comp(nv, nv->chan, pkt->trans_id, &c, sizeof(c));
 }
 
 /*
@@ -650,6 +681,35 @@ static void on_guest_comp(struct netvsp *nv, const struct vmbus_pkt *pkt)
 	kick_rx(nv);
 }
 
+/*
+ * vRSS: the guest asks for sub-channels once RNDIS is up, after reading our
+ * RSS capabilities; we make up to queues - 1 of them (fewer if the guest asks
+ * for fewer) and offer them before the completion, which says how many. A
+ * guest that reopens the primary channel gets its old ones rescinded by the
+ * VMBus server and asks again.
+ */
+static void on_subchannel(struct netvsp *nv, const struct vmbus_pkt *pkt,
+			  const struct nvsp_subchannel_wire *m)
+{
+	struct nvsp_subchannel_wire c = { .type = NVSP_MSG5_SUBCHANNEL,
+					  .op_or_status = NVSP_STAT_FAIL };
+	uint16_t have = vmbus_dev_subchannel_count(nv->dev);
+	uint32_t room = nv->queues - 1u > have ? nv->queues - 1u - have : 0;
+
+	if (m->op_or_status == NVSP_SUBCHANNEL_ALLOCATE && nv->version >= NVSP_VERSION_5 &&
+	    nv->have_recv && m->num_subchannels && room) {
+		int made = vmbus_dev_add_subchannels(nv->dev,
+						     (uint16_t)MIN(m->num_subchannels, room));
+
+		c.op_or_status = NVSP_STAT_SUCCESS;
+		c.num_subchannels = (uint32_t)(made > 0 ? made : 0);
+	} else {
+		nv->stats.bad_msgs++;
+	}
+	if (pkt->flags & VMBUS_PKT_FLAG_COMPLETION_REQUESTED)
+		(void)send_comp(nv, nv->chan, pkt->trans_id, &c, sizeof(c));
+}
+
 static int nv_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 {
 	struct netvsp *nv = vmbus_chan_ctx(chan);
@@ -677,6 +737,9 @@ static int nv_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 	/* Short messages read as zero-filled; each handler checks its fields. */
 	memset(&m, 0, sizeof(m));
 	memcpy(&m, pkt->payload, MIN(pkt->payload_len, sizeof(m)));
+	/* Sub-channels carry data only; setup belongs to the primary. */
+	if (chan != nv->chan && m.type != NVSP_MSG1_SEND_RNDIS_PKT)
+		m.type = UINT32_MAX; /* answered as unknown below */
 	switch (m.type) {
 	case NVSP_MSG_INIT:
 		on_init(nv, pkt, &m.init);
@@ -701,24 +764,18 @@ static int nv_packet(struct vmbus_chan *chan, const struct vmbus_pkt *pkt)
 		nv->send_sections = 0;
 		break;
 	case NVSP_MSG1_SEND_RNDIS_PKT:
-		on_rndis_pkt(nv, pkt, &m.rndis);
+		on_rndis_pkt(nv, chan, pkt, &m.rndis);
 		break;
-	case NVSP_MSG5_SUBCHANNEL: {
-		/* No vRSS: we never advertise receive queues, so refuse. */
-		struct nvsp_subchannel_wire c = { .type = NVSP_MSG5_SUBCHANNEL,
-						  .op_or_status = NVSP_STAT_FAIL };
-
-		if (want_comp)
-			(void)send_comp(nv, pkt->trans_id, &c, sizeof(c));
+	case NVSP_MSG5_SUBCHANNEL:
+		on_subchannel(nv, pkt, &m.sub);
 		break;
-	}
 	default: {
 		/* Unknown: never leave a waiting guest hanging. */
 		struct nvsp_rndis_pkt_complete_wire c = { .type = m.type, .status = NVSP_STAT_FAIL };
 
 		nv->stats.bad_msgs++;
 		if (want_comp)
-			(void)send_comp(nv, pkt->trans_id, &c, sizeof(c));
+			(void)send_comp(nv, chan, pkt->trans_id, &c, sizeof(c));
 		break;
 	}
 	}
@@ -738,7 +795,11 @@ static void reset_state(struct netvsp *nv)
 	nv->rndis.filter = 0;
 	nv->rndis.offload_on = 0;
 	nv->rndis.mtu = NETVSP_MTU_DEFAULT; /* until the guest's next NDIS config */
-	nv->n_comps = 0;
+	nv->rndis.rss.on = false;
+	for (uint32_t i = 0; i < NETVSP_MAX_QUEUES; i++) {
+		nv->q[i].chan = NULL;
+		nv->q[i].n_comps = 0;
+	}
 	nv->overflow = false;
 	nv->ctlq_head = nv->ctlq_count = 0;
 }
@@ -747,20 +808,36 @@ static int nv_open(struct vmbus_chan *chan, const uint8_t userdata[120])
 {
 	struct netvsp *nv = vmbus_chan_ctx(chan);
 
+	uint16_t i = vmbus_chan_sub_index(chan);
+
 	(void)userdata;
-	if (vmbus_chan_sub_index(chan))
-		return -EINVAL; /* we never create sub-channels */
+	if (i) {
+		/* A vRSS sub-channel: it shares the primary's buffers. */
+		if (!nv->chan || i >= nv->queues)
+			return -EINVAL;
+		nv->q[i].chan = chan;
+		nv->q[i].n_comps = 0;
+		return 0;
+	}
 	reset_state(nv);
 	nv->chan = chan;
+	nv->q[0].chan = chan;
 	return 0;
 }
 
 static void nv_close(struct vmbus_chan *chan)
 {
 	struct netvsp *nv = vmbus_chan_ctx(chan);
+	struct nv_queue *q = queue_of(nv, chan);
 
-	if (nv->chan != chan)
+	if (q->chan != chan)
 		return;
+	if (vmbus_chan_sub_index(chan)) {
+		q->chan = NULL; /* frames pick the primary from now on */
+		q->n_comps = 0;
+		kick_rx(nv);
+		return;
+	}
 	reset_state(nv);
 	nv->chan = NULL;
 	kick_rx(nv); /* let a waiting receive thread see -ENOTCONN */
@@ -770,7 +847,7 @@ static void nv_writable(struct vmbus_chan *chan)
 {
 	struct netvsp *nv = vmbus_chan_ctx(chan);
 
-	if (flush_comps(nv))
+	if (flush_comps(queue_of(nv, chan)))
 		nv->stats.bad_msgs++;
 	flush_ctl(nv);
 	kick_rx(nv);
@@ -811,6 +888,8 @@ int netvsp_new(struct vmbus_server *srv, const struct gm *gm, const struct netvs
 	memcpy(nv->rndis.mac, cfg->mac, 6);
 	memcpy(nv->rndis.perm_mac, cfg->mac, 6);
 	nv->rndis.allow_mac_change = cfg->allow_mac_spoofing;
+	nv->queues = (uint16_t)MAX(1u, MIN(cfg->queues, NETVSP_MAX_QUEUES));
+	nv->rndis.rss_queues = nv->queues;
 	nv->rndis.offload_caps = !be->tx_offload ? 0 :
 				 be->rx_rsc	  ? RNDIS_OFL_ALL :
 						    RNDIS_OFL_ALL & ~RNDIS_OFL_RSC;
@@ -837,7 +916,8 @@ void netvsp_free(struct netvsp *nv)
 		return;
 	vmbus_server_remove_device(nv->srv, nv->dev);
 	drop_recv_buf(nv);
-	free(nv->comps);
+	for (uint32_t i = 0; i < NETVSP_MAX_QUEUES; i++)
+		free(nv->q[i].comps);
 	free(nv->stream);
 	free(nv->frame);
 	free(nv);
@@ -852,6 +932,7 @@ static bool vlan_tag_ours(const struct netvsp *nv, const uint8_t *f)
 int netvsp_rx_ex(struct netvsp *nv, const void *frame, size_t len, uint32_t flags)
 {
 	const uint8_t *f = frame;
+	struct vmbus_chan *out;
 	int32_t tci = -1;
 	uint32_t hlen, csum = 0;
 	int r;
@@ -889,6 +970,7 @@ int netvsp_rx_ex(struct netvsp *nv, const void *frame, size_t len, uint32_t flag
 	}
 	if (nv->ctlq_count) /* control messages first, in order */
 		flush_ctl(nv);
+	out = rx_chan(nv, f, len);
 	if (flags & NETVSP_RX_CSUM_OK)
 		csum = offload_rx_csum_info(f, (uint32_t)len);
 	hlen = rndis_build_rx_header_csum(nv->rxhdr, (uint32_t)len - (nv->cfg.vlan ? VLAN_HLEN : 0),
@@ -903,12 +985,13 @@ int netvsp_rx_ex(struct netvsp *nv, const void *frame, size_t len, uint32_t flag
 			/* Build the untagged frame in nv->frame (rx and tx both run under the lock). */
 			memcpy(nv->frame, macs, 12);
 			memcpy(nv->frame + 12, f + 16, len - 16);
-			r = deliver(nv, nv->rxhdr, hlen, nv->frame, (uint32_t)len - VLAN_HLEN,
+			r = deliver(nv, out, nv->rxhdr, hlen, nv->frame, (uint32_t)len - VLAN_HLEN,
 				    NVSP_CHANNEL_DATA);
 		}
 	} else {
 		r = nv->ctlq_count ? -EAGAIN :
-				     deliver(nv, nv->rxhdr, hlen, f, (uint32_t)len, NVSP_CHANNEL_DATA);
+				     deliver(nv, out, nv->rxhdr, hlen, f, (uint32_t)len,
+					     NVSP_CHANNEL_DATA);
 	}
 	if (r == -EAGAIN) {
 		nv->stats.rx_no_room++;
@@ -919,6 +1002,8 @@ int netvsp_rx_ex(struct netvsp *nv, const void *frame, size_t len, uint32_t flag
 	} else {
 		nv->stats.rx_frames++;
 		nv->stats.rx_bytes += len;
+		if (out != nv->chan)
+			nv->stats.rx_subchannel++;
 		if (csum)
 			nv->stats.rx_csum_ok++;
 		if (flags & NETVSP_RX_SEGMENT)
@@ -958,8 +1043,8 @@ static int write_untagged(struct netvsp *nv, uint64_t off, const uint8_t *f, uin
  * in consecutive sections, one XFER_PAGES packet. -EAGAIN, -EOPNOTSUPP (more
  * fragments than we allow), or an error of the channel.
  */
-static int deliver_rsc(struct netvsp *nv, const uint8_t *f, uint32_t vl, uint32_t out_len,
-		       uint32_t csum, uint32_t *ret_frags)
+static int deliver_rsc(struct netvsp *nv, struct vmbus_chan *out, const uint8_t *f, uint32_t vl,
+		       uint32_t out_len, uint32_t csum, uint32_t *ret_frags)
 {
 	struct vmbus_xfer_range_wire range[NETVSP_RSC_MAX_FRAGS];
 	struct vmbus_xfer_hdr_wire xh = { .pageset_id = NVSP_RECV_BUF_ID };
@@ -1007,7 +1092,7 @@ static int deliver_rsc(struct netvsp *nv, const uint8_t *f, uint32_t vl, uint32_
 	memcpy(pkt, &xh, sizeof(xh));
 	memcpy(pkt + sizeof(xh), range, rlen);
 	memcpy(pkt + sizeof(xh) + rlen, &msg, sizeof(msg));
-	r = vmbus_chan_send_hdr(nv->chan, VMBUS_PKT_DATA_USING_XFER_PAGES,
+	r = vmbus_chan_send_hdr(out, VMBUS_PKT_DATA_USING_XFER_PAGES,
 				VMBUS_PKT_FLAG_COMPLETION_REQUESTED,
 				(NETVSP_XFER_TAG | (k - 1)) << 32 | sec, sizeof(xh) + rlen, pkt,
 				sizeof(xh) + rlen + NVSP_MSG_SIZE);
@@ -1024,6 +1109,7 @@ fail:
 int netvsp_rx_rsc(struct netvsp *nv, const void *frame, size_t len, uint32_t seg_len)
 {
 	const uint8_t *f = frame;
+	struct vmbus_chan *out;
 	uint32_t vl = nv->cfg.vlan ? VLAN_HLEN : 0, csum, frags = 0;
 	int r;
 
@@ -1053,7 +1139,9 @@ int netvsp_rx_rsc(struct netvsp *nv, const void *frame, size_t len, uint32_t seg
 	}
 	if (nv->ctlq_count) /* control messages first, in order */
 		flush_ctl(nv);
-	r = nv->ctlq_count ? -EAGAIN : deliver_rsc(nv, f, vl, (uint32_t)len - vl, csum, &frags);
+	out = rx_chan(nv, f, len);
+	r = nv->ctlq_count ? -EAGAIN :
+			     deliver_rsc(nv, out, f, vl, (uint32_t)len - vl, csum, &frags);
 	if (r == -EAGAIN) {
 		nv->stats.rx_no_room++;
 		nv->rx_blocked = true;
@@ -1068,6 +1156,8 @@ int netvsp_rx_rsc(struct netvsp *nv, const void *frame, size_t len, uint32_t seg
 		nv->stats.rx_csum_ok++;
 		nv->stats.rx_rsc++;
 		nv->stats.rx_rsc_frags += frags;
+		if (out != nv->chan)
+			nv->stats.rx_subchannel++;
 		nv->rndis.rcv_ok++;
 	}
 out:

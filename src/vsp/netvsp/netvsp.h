@@ -16,7 +16,11 @@
  * NDIS config). Receive segment coalescing (RSC, the guest's LRO): a TCP
  * frame of several segments from a back-end that sets rx_rsc goes to the
  * guest whole, split over consecutive receive sections as RNDIS fragments
- * of one XFER_PAGES packet (netvsp_rx_rsc). Not (yet): vRSS sub-channels,
+ * of one XFER_PAGES packet (netvsp_rx_rsc). vRSS: with cfg.queues > 1 the
+ * guest may ask for sub-channels (NVSP 5) and program RSS (Toeplitz key,
+ * indirection table); frames from the host then go to the channel of their
+ * flow's hash (rss.h), so receive work spreads over the guest's vCPUs. Not:
+ * a send indirection table from the host (the guest's default is used),
  * SR-IOV VF.
  *
  * Threads: the VMBus callbacks run on the VM's event loop with the server
@@ -54,6 +58,8 @@
 #define NETVSP_MTU_DEFAULT 1500u
 #define NETVSP_MTU_MIN 68u
 #define NETVSP_MTU_MAX 9000u
+/* Most channels per NIC (primary + vRSS sub-channels). */
+#define NETVSP_MAX_QUEUES 16u
 
 struct netvsp;
 
@@ -63,6 +69,10 @@ struct netvsp_config {
 	/* false (default, as Hyper-V): guest frames with a source MAC other than
 	 * the NIC's are dropped (tx_spoofed) and MAC changes are refused. */
 	bool allow_mac_spoofing;
+	/* vRSS: receive queues (VMBus channels) offered to the guest, one per
+	 * vCPU is the usual choice; 0 or 1 = the primary channel only. Capped
+	 * at NETVSP_MAX_QUEUES. */
+	uint16_t queues;
 };
 
 /* Where guest frames go, and how the receive side learns it may retry. */
@@ -100,6 +110,7 @@ struct netvsp_stats {
 	uint64_t rx_gso_segments;                   /* frames cut from host GSO frames */
 	uint64_t rx_rsc;                            /* coalesced frames delivered whole */
 	uint64_t rx_rsc_frags;                      /* receive sections they took */
+	uint64_t rx_subchannel;                     /* frames delivered on a vRSS sub-channel */
 	uint64_t mtu_errors;                        /* back-end could not follow an MTU change */
 	uint64_t ctl_msgs;                          /* RNDIS control requests answered */
 	uint32_t nvsp_version;                      /* negotiated, 0 = none */

@@ -245,6 +245,60 @@ static uint32_t set_config_param(struct rndis_state *st, const uint8_t *in, uint
 	return RNDIS_STATUS_SUCCESS;
 }
 
+/*
+ * SET OID_GEN_RECEIVE_SCALE_PARAMETERS: Toeplitz only, a table of 1 ..
+ * RSS_ITAB_MAX channel numbers below rss_queues, a 40-byte key. Linux sends
+ * it twice per setup: first with DISABLE_RSS, then the real parameters.
+ */
+static uint32_t set_rss_params(struct rndis_state *st, const uint8_t *in, uint32_t in_len)
+{
+	struct ndis_rss_params_wire p;
+	struct rss_state n = st->rss;
+
+	if (st->rss_queues < 2)
+		return RNDIS_STATUS_NOT_SUPPORTED;
+	if (in_len < sizeof(p))
+		return RNDIS_STATUS_INVALID_DATA;
+	memcpy(&p, in, sizeof(p));
+	if (p.hdr.type != NDIS_OBJECT_TYPE_RSS_PARAMETERS)
+		return RNDIS_STATUS_INVALID_DATA;
+	if (p.flags & NDIS_RSS_PARAM_DISABLE_RSS) {
+		st->rss.on = false;
+		return RNDIS_STATUS_SUCCESS;
+	}
+	if (!(p.flags & NDIS_RSS_PARAM_HASH_INFO_UNCHANGED)) {
+		if ((p.hashinfo & 0xFF) != RSS_HASH_FUNC_TOEPLITZ)
+			return RNDIS_STATUS_INVALID_DATA;
+		n.hashinfo = p.hashinfo;
+	}
+	if (!(p.flags & NDIS_RSS_PARAM_ITABLE_UNCHANGED)) {
+		uint32_t cnt = p.itab_size / 4u;
+
+		if (p.itab_size % 4u || !cnt || cnt > RSS_ITAB_MAX ||
+		    !range_ok(p.itab_offset, p.itab_size, in_len))
+			return RNDIS_STATUS_INVALID_DATA;
+		for (uint32_t i = 0; i < cnt; i++) {
+			uint32_t q;
+
+			memcpy(&q, in + p.itab_offset + 4 * i, 4);
+			if (q >= st->rss_queues)
+				return RNDIS_STATUS_INVALID_DATA;
+			n.itab[i] = (uint16_t)q;
+		}
+		n.itab_len = (uint16_t)cnt;
+	}
+	if (!(p.flags & NDIS_RSS_PARAM_HASH_KEY_UNCHANGED)) {
+		if (p.key_size != RSS_KEY_LEN || !range_ok(p.key_offset, p.key_size, in_len))
+			return RNDIS_STATUS_INVALID_DATA;
+		memcpy(n.key, in + p.key_offset, RSS_KEY_LEN);
+	}
+	if (!n.itab_len || !(n.hashinfo & RSS_HASH_FUNC_TOEPLITZ))
+		return RNDIS_STATUS_INVALID_DATA; /* "unchanged" parts never set */
+	n.on = true;
+	st->rss = n;
+	return RNDIS_STATUS_SUCCESS;
+}
+
 static uint32_t do_query(struct rndis_state *st, const struct rndis_query_wire *q,
 			 const uint8_t *in, uint32_t in_len, uint8_t *out)
 {
@@ -254,6 +308,7 @@ static uint32_t do_query(struct rndis_state *st, const struct rndis_query_wire *
 		uint8_t mac[6];
 		uint16_t name[32];
 		struct ndis_offload_wire off;
+		struct ndis_rss_caps_wire rss;
 		uint32_t list[ARRAY_SIZE(rndis_supported_oids)];
 	} v;
 	uint32_t n = 4;
@@ -335,8 +390,19 @@ static uint32_t do_query(struct rndis_state *st, const struct rndis_query_wire *
 	case OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES:
 		n = offload_caps(st, in, in_len, &v.off);
 		break;
+	case OID_GEN_RECEIVE_SCALE_CAPABILITIES:
+		if (st->rss_queues < 2)
+			return query_reply(out, q->req_id, RNDIS_STATUS_NOT_SUPPORTED, NULL, 0);
+		v.rss.hdr.type = NDIS_OBJECT_TYPE_RSS_CAPABILITIES;
+		v.rss.hdr.revision = NDIS_RSS_CAPS_REVISION;
+		v.rss.hdr.size = sizeof(v.rss);
+		v.rss.cap_flags = NDIS_RSS_CAPS_HASH_TCP_IPV4 | NDIS_RSS_CAPS_HASH_TCP_IPV6;
+		v.rss.num_int_msg = st->rss_queues;
+		v.rss.num_recv_queues = st->rss_queues;
+		v.rss.num_itab_entries = RSS_ITAB_MAX;
+		n = sizeof(v.rss);
+		break;
 	default:
-		/* OID_GEN_RECEIVE_SCALE_CAPABILITIES among others: no vRSS. */
 		return query_reply(out, q->req_id, RNDIS_STATUS_NOT_SUPPORTED, NULL, 0);
 	}
 	/* A caller buffer smaller than the value cannot take it. */
@@ -362,6 +428,8 @@ static uint32_t do_set(struct rndis_state *st, const struct rndis_query_wire *q,
 		return set_offload_params(st, in, in_len);
 	case OID_GEN_RNDIS_CONFIG_PARAMETER:
 		return set_config_param(st, in, in_len);
+	case OID_GEN_RECEIVE_SCALE_PARAMETERS:
+		return set_rss_params(st, in, in_len);
 	case OID_GEN_CURRENT_LOOKAHEAD:
 	case OID_802_3_MULTICAST_LIST:       /* we pass all multicast the filter allows */
 	case OID_GEN_NETWORK_LAYER_ADDRESSES:
@@ -404,6 +472,7 @@ int rndis_control(struct rndis_state *st, const uint8_t *msg, uint32_t len, uint
 		} else {
 			st->initialized = true;
 			st->filter = 0;
+			st->rss.on = false;
 		}
 		put_hdr(out, RNDIS_MSG_INIT_C, (uint32_t)(HDR + sizeof(c)));
 		memcpy(out + HDR, &c, sizeof(c));
@@ -413,6 +482,7 @@ int rndis_control(struct rndis_state *st, const uint8_t *msg, uint32_t len, uint
 	case RNDIS_MSG_HALT:
 		st->initialized = false;
 		st->filter = 0;
+		st->rss.on = false;
 		return 0;
 	case RNDIS_MSG_RESET: {
 		struct rndis_reset_c_wire c = { .status = RNDIS_STATUS_SUCCESS };

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "vsp/netvsp/rndis_proto.h"
+#include "vsp/netvsp/rss.h"
 
 /* Largest control response we build (the guest accepts up to 4096 + 8 + 32). */
 #define RNDIS_RESP_MAX 512u
@@ -48,12 +49,14 @@ struct rndis_state {
 	uint32_t link_speed;     /* 100 bps units */
 	uint32_t offload_caps;   /* RNDIS_OFL_* we advertise (0 = none) */
 	bool allow_mac_change;   /* accept "NetworkAddress" (MAC spoofing allowed) */
+	uint16_t rss_queues;     /* receive queues (channels) we advertise; < 2 = no vRSS */
 	/* Guest-visible state. */
 	bool link_up;
 	bool initialized;        /* INIT answered, no HALT since */
 	uint32_t filter;         /* OID_GEN_CURRENT_PACKET_FILTER */
 	uint32_t offload_on;     /* RNDIS_OFL_* the guest enabled, within offload_caps */
 	bool mac_changed;        /* set when the guest changed mac; the owner clears it */
+	struct rss_state rss;    /* OID_GEN_RECEIVE_SCALE_PARAMETERS; entries < rss_queues */
 	uint64_t xmit_ok, rcv_ok, xmit_err, rcv_err, rcv_nobuf; /* owner updates */
 	uint32_t bad_msgs;       /* malformed control messages seen */
 };

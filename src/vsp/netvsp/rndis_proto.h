@@ -81,6 +81,7 @@
 /* NDIS object header types. */
 #define NDIS_OBJECT_TYPE_DEFAULT 0x80u
 #define NDIS_OBJECT_TYPE_RSS_CAPABILITIES 0x88u
+#define NDIS_OBJECT_TYPE_RSS_PARAMETERS 0x89u
 #define NDIS_OBJECT_TYPE_OFFLOAD 0xA7u
 #define NDIS_OFFLOAD_SIZE_6_0 112u
 #define NDIS_OFFLOAD_SIZE_6_1 144u
@@ -242,7 +243,46 @@ struct ndis_offload_wire {
 	uint32_t encap_gre[2];
 };
 
+/* The host's answer to OID_GEN_RECEIVE_SCALE_CAPABILITIES (revision 2,
+ * packed: 18 bytes). */
+struct ndis_rss_caps_wire {
+	struct ndis_object_header_wire hdr;
+	uint32_t cap_flags;
+	uint32_t num_int_msg;
+	uint32_t num_recv_queues;
+	uint16_t num_itab_entries;
+} __attribute__((packed));
+#define NDIS_RSS_CAPS_REVISION 2u
+#define NDIS_RSS_CAPS_HASH_TCP_IPV4 0x00000100u
+#define NDIS_RSS_CAPS_HASH_TCP_IPV6 0x00000200u
+
+/* The guest's SET of OID_GEN_RECEIVE_SCALE_PARAMETERS (natural alignment:
+ * 40 bytes); the table and key follow at the offsets given, counted from
+ * the start of this structure. */
+struct ndis_rss_params_wire {
+	struct ndis_object_header_wire hdr;
+	uint16_t flags;
+	uint16_t base_cpu;
+	uint32_t hashinfo;
+	uint16_t itab_size;      /* bytes: 4 per entry */
+	uint16_t pad0;
+	uint32_t itab_offset;
+	uint16_t key_size;
+	uint16_t pad1;
+	uint32_t key_offset;
+	uint32_t cpu_masks_offset;
+	uint32_t num_cpu_masks;
+	uint32_t cpu_mask_size;
+};
+#define NDIS_RSS_PARAM_BASE_CPU_UNCHANGED 0x0001u
+#define NDIS_RSS_PARAM_HASH_INFO_UNCHANGED 0x0002u
+#define NDIS_RSS_PARAM_ITABLE_UNCHANGED 0x0004u
+#define NDIS_RSS_PARAM_HASH_KEY_UNCHANGED 0x0008u
+#define NDIS_RSS_PARAM_DISABLE_RSS 0x0010u
+
 _Static_assert(sizeof(struct rndis_hdr_wire) == 8, "rndis header");
+_Static_assert(sizeof(struct ndis_rss_caps_wire) == 18, "ndis rss capabilities");
+_Static_assert(sizeof(struct ndis_rss_params_wire) == 40, "ndis rss parameters");
 _Static_assert(sizeof(struct rndis_init_c_wire) == 44, "rndis init_c");
 _Static_assert(sizeof(struct rndis_query_wire) == 20, "rndis query");
 _Static_assert(sizeof(struct rndis_query_c_wire) == 16, "rndis query_c");

@@ -381,7 +381,7 @@ int nvg_set(struct nv_guest *g, uint32_t oid, const void *in, uint32_t in_len, s
 }
 
 /* rndis_filter_query_device() checks on a QUERY_C. */
-static int query_value(struct nv_guest *g, uint32_t oid, const void *in, uint32_t in_len,
+int nvg_query_value(struct nv_guest *g, uint32_t oid, const void *in, uint32_t in_len,
 		       void *out, uint32_t *io_len)
 {
 	struct nvg_rx rx;
@@ -421,13 +421,13 @@ int nvg_probe(struct nv_guest *g, uint8_t mac[6])
 	if (ic.req_id != init.req_id || ic.status != 0)
 		return 1;
 	n = 4;
-	if (query_value(g, OID_GEN_MAXIMUM_FRAME_SIZE, NULL, 0, buf, &n))
+	if (nvg_query_value(g, OID_GEN_MAXIMUM_FRAME_SIZE, NULL, 0, buf, &n))
 		return 2;
 	n = 6;
-	if (query_value(g, OID_802_3_PERMANENT_ADDRESS, NULL, 0, mac, &n) || n != 6)
+	if (nvg_query_value(g, OID_802_3_PERMANENT_ADDRESS, NULL, 0, mac, &n) || n != 6)
 		return 3;
 	n = 512;
-	(void)query_value(g, OID_GEN_FRIENDLY_NAME, NULL, 0, buf, &n);
+	(void)nvg_query_value(g, OID_GEN_FRIENDLY_NAME, NULL, 0, buf, &n);
 	{
 		struct ndis_object_header_wire oh = { NDIS_OBJECT_TYPE_OFFLOAD,
 						      g->version >= NVSP_VERSION_5 ? 3 : 1,
@@ -435,7 +435,7 @@ int nvg_probe(struct nv_guest *g, uint8_t mac[6])
 		struct ndis_object_header_wire rh;
 
 		n = 156;
-		if (query_value(g, OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, &oh, sizeof(oh), buf, &n))
+		if (nvg_query_value(g, OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, &oh, sizeof(oh), buf, &n))
 			return 5;
 		memcpy(&rh, buf, sizeof(rh));
 		if (rh.type != NDIS_OBJECT_TYPE_OFFLOAD || rh.revision < 1 || rh.size < 112 ||
@@ -459,15 +459,15 @@ int nvg_probe(struct nv_guest *g, uint8_t mac[6])
 			return 6;
 	}
 	n = 4;
-	if (query_value(g, OID_GEN_MEDIA_CONNECT_STATUS, NULL, 0, buf, &n))
+	if (nvg_query_value(g, OID_GEN_MEDIA_CONNECT_STATUS, NULL, 0, buf, &n))
 		return 7;
 	if (g->version >= NVSP_VERSION_5) {
 		uint8_t rss[18] = { NDIS_OBJECT_TYPE_RSS_CAPABILITIES, 2, 18 };
 
 		n = 4;
-		(void)query_value(g, OID_GEN_LINK_SPEED, NULL, 0, buf, &n);
+		(void)nvg_query_value(g, OID_GEN_LINK_SPEED, NULL, 0, buf, &n);
 		n = 18;
-		(void)query_value(g, OID_GEN_RECEIVE_SCALE_CAPABILITIES, rss, sizeof(rss), buf, &n);
+		(void)nvg_query_value(g, OID_GEN_RECEIVE_SCALE_CAPABILITIES, rss, sizeof(rss), buf, &n);
 	}
 	{
 		uint32_t filter = NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_ALL_MULTICAST |

@@ -72,6 +72,11 @@ void nvg_release_held(struct nv_guest *g);
 /* An RNDIS QUERY (with optional input) / SET; the response is returned in ret. */
 int nvg_query(struct nv_guest *g, uint32_t oid, const void *in, uint32_t in_len, struct nvg_rx *ret);
 int nvg_set(struct nv_guest *g, uint32_t oid, const void *in, uint32_t in_len, struct nvg_rx *ret);
+/* A QUERY with the checks rndis_filter_query_device() makes; the value goes
+ * to out (at most *io_len bytes), its length to *io_len. 0, -EIO (status
+ * not success) or -EPROTO. */
+int nvg_query_value(struct nv_guest *g, uint32_t oid, const void *in, uint32_t in_len, void *out,
+		    uint32_t *io_len);
 /* rndis_filter_device_add() + open: INIT, the probe queries, offload SET
  * (RSC on when offered, as Linux does with LRO on by default), packet
  * filter 0x0D. 0 or the step that failed (> 0). */

@@ -20,6 +20,7 @@
 #include "vsp/netvsp/netvsp_proto.h"
 #include "vsp/netvsp/offload.h"
 #include "vsp/netvsp/rndis.h"
+#include "vsp/netvsp/rss.h"
 #include "vsp/netvsp/tap.h"
 
 #define RAM (24 * 1024 * 1024)
@@ -332,10 +333,12 @@ static void fake_rx_room(void *o)
 #define ENV_OFFLOAD 1u
 #define ENV_SPOOF_OK 2u
 #define ENV_RSC 4u
+#define ENV_VRSS 8u /* four queues */
 
 static void env_up_ex(struct env *e, uint16_t vlan, unsigned int flags)
 {
-	struct netvsp_config cfg = { .vlan = vlan, .allow_mac_spoofing = flags & ENV_SPOOF_OK };
+	struct netvsp_config cfg = { .vlan = vlan, .allow_mac_spoofing = flags & ENV_SPOOF_OK,
+				     .queues = flags & ENV_VRSS ? 4 : 1 };
 	struct netvsp_backend be = { .tx = fake_tx, .rx_room = fake_rx_room, .opaque = e,
 				     .tx_offload = flags & ENV_OFFLOAD ? fake_tx_offload : NULL,
 				     .rx_rsc = flags & ENV_RSC, .set_mtu = fake_set_mtu };
@@ -1516,6 +1519,281 @@ static uint32_t set_mac(struct nv_guest *g, const char *hex)
 	return set_status(g, OID_GEN_RNDIS_CONFIG_PARAMETER, in, 48 + p.value_length);
 }
 
+/* ---- vRSS ---- */
+
+/* The Toeplitz hash against the published RSS verification values (the
+ * well-known 40-byte key, IPv4 and IPv6, with and without the TCP ports). */
+static const uint8_t rss_key[RSS_KEY_LEN] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+static void test_rss_hash(void)
+{
+	/* 66.9.149.187:2794 -> 161.142.100.80:1766 */
+	static const uint8_t v4[12] = { 66, 9, 149, 187, 161, 142, 100, 80, 0x0a, 0xea, 0x06, 0xe6 };
+	/* 199.92.111.2:14230 -> 65.69.140.83:4739 */
+	static const uint8_t v4b[12] = { 199, 92, 111, 2, 65, 69, 140, 83, 0x37, 0x96, 0x12, 0x83 };
+	/* 3ffe:2501:200:1fff::7 port 2794 -> 3ffe:2501:200:3::1 port 1766 */
+	static const uint8_t v6[36] = { 0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x1f, 0xff, [15] = 7,
+					0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00, 0x03, [31] = 1,
+					0x0a, 0xea, 0x06, 0xe6 };
+	struct rss_state st = { .on = true, .itab_len = 4, .itab = { 0, 1, 2, 3 },
+				.hashinfo = RSS_HASH_FUNC_TOEPLITZ | RSS_HASH_IPV4 |
+					    RSS_HASH_TCP_IPV4 | RSS_HASH_IPV6 | RSS_HASH_TCP_IPV6 };
+	static uint8_t f[128];
+	uint32_t h = 0, len;
+
+	T_EXPECT_EQ(rss_toeplitz(rss_key, v4, 8), 0x323e8fc2u);
+	T_EXPECT_EQ(rss_toeplitz(rss_key, v4, 12), 0x51ccc178u);
+	T_EXPECT_EQ(rss_toeplitz(rss_key, v4b, 8), 0xd718262au);
+	T_EXPECT_EQ(rss_toeplitz(rss_key, v4b, 12), 0xc626b0eau);
+	T_EXPECT_EQ(rss_toeplitz(rss_key, v6, 32), 0x2cc18cd5u);
+	T_EXPECT_EQ(rss_toeplitz(rss_key, v6, 36), 0x40207d3du);
+	memcpy(st.key, rss_key, sizeof(rss_key));
+	/* A whole frame: addresses and ports come from the right places. */
+	len = build_tcp(f, false, 14, 10, 0x18);
+	memcpy(f + 26, v4, 8);
+	memcpy(f + 34, v4 + 8, 4);
+	T_ASSERT(rss_frame_hash(&st, f, len, &h));
+	T_EXPECT_EQ(h, 0x51ccc178u);
+	T_EXPECT_EQ(rss_channel(&st, f, len), 0x51ccc178u % 4);
+	/* with an 802.1Q tag */
+	len = build_tcp(f, false, 18, 10, 0x18);
+	memcpy(f + 30, v4, 8);
+	memcpy(f + 38, v4 + 8, 4);
+	T_ASSERT(rss_frame_hash(&st, f, len, &h));
+	T_EXPECT_EQ(h, 0x51ccc178u);
+	/* IPv6 */
+	len = build_tcp(f, true, 14, 10, 0x18);
+	memcpy(f + 22, v6, 32);
+	memcpy(f + 54, v6 + 32, 4);
+	T_ASSERT(rss_frame_hash(&st, f, len, &h));
+	T_EXPECT_EQ(h, 0x40207d3du);
+	/* TCP hashing off: addresses only */
+	st.hashinfo &= ~RSS_HASH_TCP_IPV6;
+	T_ASSERT(rss_frame_hash(&st, f, len, &h));
+	T_EXPECT_EQ(h, 0x2cc18cd5u);
+	/* An IPv4 fragment hashes by address only. */
+	len = build_tcp(f, false, 14, 10, 0x18);
+	memcpy(f + 26, v4, 8);
+	f[20] = 0x20; /* more fragments */
+	T_ASSERT(rss_frame_hash(&st, f, len, &h));
+	T_EXPECT_EQ(h, 0x323e8fc2u);
+	/* Not IP, truncated, bad version or header length: no hash, channel 0. */
+	f[12] = 0x08;
+	f[13] = 0x06;
+	T_EXPECT(!rss_frame_hash(&st, f, len, &h));
+	T_EXPECT_EQ(rss_channel(&st, f, len), 0);
+	f[13] = 0x00;
+	T_EXPECT(!rss_frame_hash(&st, f, 30, &h));
+	f[14] = 0x65;
+	T_EXPECT(!rss_frame_hash(&st, f, len, &h));
+	f[14] = 0x41;
+	T_EXPECT(!rss_frame_hash(&st, f, len, &h));
+	f[14] = 0x4F; /* 60-byte header, longer than the frame */
+	T_EXPECT(!rss_frame_hash(&st, f, 40, &h));
+	/* RSS off: channel 0 for everything. */
+	f[14] = 0x45;
+	st.on = false;
+	T_EXPECT_EQ(rss_channel(&st, f, len), 0);
+}
+
+/* RSS parameters as Linux's rndis_set_rss_param_msg() lays them out. */
+static uint32_t rss_params(uint8_t *buf, uint16_t flags, uint32_t entries, uint32_t queues,
+			   uint32_t key_len)
+{
+	struct ndis_rss_params_wire p = {
+		.hdr = { NDIS_OBJECT_TYPE_RSS_PARAMETERS, 2, sizeof(p) },
+		.flags = flags,
+		.hashinfo = RSS_HASH_FUNC_TOEPLITZ | RSS_HASH_IPV4 | RSS_HASH_TCP_IPV4 |
+			    RSS_HASH_IPV6 | RSS_HASH_TCP_IPV6,
+		.itab_size = (uint16_t)(4 * entries),
+		.itab_offset = sizeof(p),
+		.key_size = (uint16_t)key_len,
+		.key_offset = (uint32_t)(sizeof(p) + 4 * entries),
+	};
+
+	memcpy(buf, &p, sizeof(p));
+	for (uint32_t i = 0; i < entries; i++) {
+		uint32_t q = i % queues;
+
+		memcpy(buf + sizeof(p) + 4 * i, &q, 4);
+	}
+	memcpy(buf + p.key_offset, rss_key, MIN(key_len, sizeof(rss_key)));
+	return p.key_offset + key_len;
+}
+
+/* A receive queue's frames: poll that channel only. */
+static bool rx_on(struct env *e, struct fg_chan *ch)
+{
+	struct fg_chan keep = e->g.ch;
+	bool got;
+
+	e->g.ch = *ch;
+	nvg_poll(&e->g);
+	got = nvg_take(&e->g, RNDIS_MSG_PACKET, NULL);
+	e->g.ch = keep;
+	return got;
+}
+
+/* vRSS end to end against the fake guest: capabilities, sub-channels on
+ * request, RSS parameters (and hostile ones), frames spread by their flow
+ * hash, and the sub-channels rescinded when the guest closes the primary. */
+static void test_vrss(void)
+{
+	struct env e;
+	struct ndis_rss_caps_wire caps;
+	/* Linux sends the header in an 18-byte input buffer. */
+	uint8_t in[18] = { NDIS_OBJECT_TYPE_RSS_CAPABILITIES, 2, 18, 0 };
+	static uint8_t buf[1024], f[256];
+	struct nvsp_subchannel_wire req = { .type = NVSP_MSG5_SUBCHANNEL,
+					    .op_or_status = NVSP_SUBCHANNEL_ALLOCATE,
+					    .num_subchannels = 7 }, c;
+	struct vmbus_offer_channel_wire off;
+	struct fg_chan subs[3];
+	struct netvsp_stats st;
+	struct rss_state rs = { .on = true, .itab_len = 128 };
+	struct fg_msg m;
+	uint32_t n = sizeof(caps), len, hits[4] = { 0 };
+	int k = 0;
+
+	env_up_ex(&e, 0, ENV_VRSS);
+	env_probe(&e, NVSP_VERSION_61);
+	T_ASSERT_EQ(nvg_query_value(&e.g, OID_GEN_RECEIVE_SCALE_CAPABILITIES, in, sizeof(in), &caps,
+				    &n), 0);
+	T_EXPECT_EQ(n, 18);
+	T_EXPECT_EQ(caps.hdr.type, NDIS_OBJECT_TYPE_RSS_CAPABILITIES);
+	T_EXPECT_EQ(caps.num_recv_queues, 4);
+	T_EXPECT_EQ(caps.num_itab_entries, 128);
+	/* Wrong op: refused. Then 7 asked, 3 made (4 queues). */
+	req.op_or_status = 2;
+	T_ASSERT_EQ(nvg_request(&e.g, &req, sizeof(req)), 0);
+	memcpy(&c, e.g.last_comp, sizeof(c));
+	T_EXPECT_EQ(c.op_or_status, NVSP_STAT_FAIL);
+	req.op_or_status = NVSP_SUBCHANNEL_ALLOCATE;
+	T_ASSERT_EQ(nvg_request(&e.g, &req, sizeof(req)), 0);
+	memcpy(&c, e.g.last_comp, sizeof(c));
+	T_EXPECT_EQ(c.type, NVSP_MSG5_SUBCHANNEL);
+	T_EXPECT_EQ(c.op_or_status, NVSP_STAT_SUCCESS);
+	T_EXPECT_EQ(c.num_subchannels, 3);
+	/* all exist: a second request gets none */
+	T_ASSERT_EQ(nvg_request(&e.g, &req, sizeof(req)), 0);
+	memcpy(&c, e.g.last_comp, sizeof(c));
+	T_EXPECT_EQ(c.op_or_status, NVSP_STAT_FAIL);
+	fg_poll_msgs(e.fg);
+	while (k < 3 && fg_take_msg(e.fg, VMBUS_MSG_OFFERCHANNEL, &m)) {
+		memcpy(&off, m.data, sizeof(off));
+		T_EXPECT_EQ(off.sub_channel_index, k + 1);
+		T_ASSERT_EQ(fg_open(e.fg, &off, 16, 16, 0, &subs[k]), 0);
+		k++;
+	}
+	T_ASSERT_EQ(k, 3);
+	/* Setup messages on a sub-channel are refused there. */
+	{
+		struct fg_chan keep = e.g.ch;
+		struct nvsp_init_wire init = { NVSP_MSG_INIT, NVSP_VERSION_1, NVSP_VERSION_61 };
+
+		e.g.ch = subs[0];
+		T_ASSERT_EQ(nvg_request(&e.g, &init, sizeof(init)), 0);
+		memcpy(&c, e.g.last_comp, sizeof(c));
+		T_EXPECT_EQ(c.op_or_status, NVSP_STAT_FAIL);
+		e.g.ch = keep;
+	}
+	/* Hostile parameters: queue numbers out of range, short key, table
+	 * outside the buffer, no entries. */
+	len = rss_params(buf, 0, 128, 5, 40);
+	T_EXPECT_EQ(set_status(&e.g, OID_GEN_RECEIVE_SCALE_PARAMETERS, buf, len),
+		    RNDIS_STATUS_INVALID_DATA);
+	len = rss_params(buf, 0, 128, 4, 39);
+	T_EXPECT_EQ(set_status(&e.g, OID_GEN_RECEIVE_SCALE_PARAMETERS, buf, len),
+		    RNDIS_STATUS_INVALID_DATA);
+	len = rss_params(buf, 0, 128, 4, 40);
+	T_EXPECT_EQ(set_status(&e.g, OID_GEN_RECEIVE_SCALE_PARAMETERS, buf, len - 41),
+		    RNDIS_STATUS_INVALID_DATA);
+	len = rss_params(buf, 0, 0, 4, 40);
+	T_EXPECT_EQ(set_status(&e.g, OID_GEN_RECEIVE_SCALE_PARAMETERS, buf, len),
+		    RNDIS_STATUS_INVALID_DATA);
+	len = rss_params(buf, NDIS_RSS_PARAM_ITABLE_UNCHANGED, 0, 4, 40); /* never set */
+	T_EXPECT_EQ(set_status(&e.g, OID_GEN_RECEIVE_SCALE_PARAMETERS, buf, len),
+		    RNDIS_STATUS_INVALID_DATA);
+	/* Linux's pair: disable, then the table i % 4 and the key. */
+	len = rss_params(buf, NDIS_RSS_PARAM_DISABLE_RSS, 128, 4, 40);
+	T_EXPECT_EQ(set_status(&e.g, OID_GEN_RECEIVE_SCALE_PARAMETERS, buf, len), 0);
+	len = rss_params(buf, 0, 128, 4, 40);
+	T_EXPECT_EQ(set_status(&e.g, OID_GEN_RECEIVE_SCALE_PARAMETERS, buf, len), 0);
+	/* 32 flows: each arrives on the channel its hash names, and only there. */
+	rs.hashinfo = RSS_HASH_FUNC_TOEPLITZ | RSS_HASH_IPV4 | RSS_HASH_TCP_IPV4;
+	memcpy(rs.key, rss_key, sizeof(rss_key));
+	for (uint32_t i = 0; i < 128; i++)
+		rs.itab[i] = (uint16_t)(i % 4);
+	for (uint32_t flow = 0; flow < 32; flow++) {
+		uint16_t want;
+		bool got[4];
+
+		len = build_tcp(f, false, 14, 100, 0x18);
+		memcpy(f, MAC, 6);
+		f[34] = (uint8_t)(flow >> 8);
+		f[35] = (uint8_t)(flow * 37);
+		want = rss_channel(&rs, f, len);
+		T_ASSERT_EQ(netvsp_rx(e.nv, f, len), 0);
+		got[0] = rx_on(&e, &e.g.ch);
+		for (int q = 1; q < 4; q++)
+			got[q] = rx_on(&e, &subs[q - 1]);
+		for (int q = 0; q < 4; q++)
+			T_EXPECT_EQ(got[q], q == want);
+		hits[want]++;
+	}
+	for (int q = 0; q < 4; q++)
+		T_EXPECT_NE(hits[q], 0); /* 32 flows reach every queue */
+	/* Non-IP frames go to the primary. */
+	make_frame(f, 60, MAC, 9);
+	f[13] = 0x06;
+	T_ASSERT_EQ(netvsp_rx(e.nv, f, 60), 0);
+	T_EXPECT(rx_on(&e, &e.g.ch));
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT_EQ(st.rx_subchannel, 32 - hits[0]);
+	T_EXPECT_EQ(e.g.bad_xfer, 0);
+	/* A guest frame sent on a sub-channel goes out, completed there. */
+	{
+		struct fg_chan keep = e.g.ch;
+
+		e.g.ch = subs[1];
+		make_frame(f, 80, PEER, 5);
+		T_EXPECT_EQ(nvg_send_frame(&e.g, f, 80, -1, false), NVSP_STAT_SUCCESS);
+		e.g.ch = keep;
+		T_EXPECT_EQ(e.n_tx, 1);
+	}
+	/* The guest closes its sub-channels, then the primary (Linux's order):
+	 * the sub-channels are rescinded; after a reopen it gets new ones. */
+	for (int q = 0; q < 3; q++)
+		T_ASSERT_EQ(fg_close(&subs[q]), 0);
+	T_ASSERT_EQ(fg_close(&e.g.ch), 0);
+	fg_poll_msgs(e.fg);
+	for (int q = 0; q < 3; q++)
+		T_EXPECT(fg_take_msg(e.fg, VMBUS_MSG_RESCIND_CHANNELOFFER, &m));
+	T_ASSERT_EQ(nvg_open(&e.g, e.fg, &e.offer, 64), 0);
+	env_probe(&e, NVSP_VERSION_61);
+	req.num_subchannels = 1;
+	T_ASSERT_EQ(nvg_request(&e.g, &req, sizeof(req)), 0);
+	memcpy(&c, e.g.last_comp, sizeof(c));
+	T_EXPECT_EQ(c.op_or_status, NVSP_STAT_SUCCESS);
+	T_EXPECT_EQ(c.num_subchannels, 1);
+	fg_poll_msgs(e.fg);
+	T_ASSERT(fg_take_msg(e.fg, VMBUS_MSG_OFFERCHANNEL, &m));
+	memcpy(&off, m.data, sizeof(off));
+	T_EXPECT_EQ(off.sub_channel_index, 1);
+	/* RSS is off again after the reconnect: everything on the primary. */
+	len = build_tcp(f, false, 14, 100, 0x18);
+	memcpy(f, MAC, 6);
+	T_ASSERT_EQ(netvsp_rx(e.nv, f, len), 0);
+	T_EXPECT(rx_on(&e, &e.g.ch));
+	netvsp_get_stats(e.nv, &st);
+	T_EXPECT_EQ(st.bad_msgs, 3); /* the wrong op, the request too many, INIT on a sub-channel */
+	env_down(&e);
+}
+
 static void test_mac_spoofing(void)
 {
 	struct env e;
@@ -1746,6 +2024,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_offload_rx_segment),
 	T_CASE(test_offload_vsp),
 	T_CASE(test_rx_rsc),
+	T_CASE(test_rss_hash),
+	T_CASE(test_vrss),
 	T_CASE(test_mac_spoofing),
 	T_CASE(test_jumbo_mtu),
 	T_CASE(test_tap_vnet_socketpair),

@@ -762,6 +762,58 @@ static void test_subchannels(void)
 	env_down(&v);
 }
 
+/* A guest that closes a primary channel (after its sub-channels, as Linux
+ * does) gets the sub-channels rescinded; RELID_RELEASED frees them, and new
+ * ones count from index 1 again. */
+static void test_primary_close_rescinds_subchannels(void)
+{
+	struct env v;
+	struct fg_chan ch0, ch1, ch2;
+	struct fg_msg m;
+	struct vmbus_offer_channel_wire o[2];
+	struct vmbus_relid_msg_wire r;
+
+	env_up(&v, 2);
+	T_ASSERT_EQ(fg_open(v.fg, &v.offers[0], 2, 2, 0, &ch0), 0);
+	T_ASSERT_EQ(vmbus_dev_add_subchannels(v.d1, 2), 2);
+	fg_poll_msgs(v.fg);
+	for (int i = 0; i < 2; i++) {
+		T_ASSERT(fg_take_msg(v.fg, VMBUS_MSG_OFFERCHANNEL, &m));
+		memcpy(&o[i], m.data, sizeof(o[i]));
+	}
+	T_ASSERT_EQ(fg_open(v.fg, &o[0], 2, 2, 0, &ch1), 0);
+	T_ASSERT_EQ(fg_open(v.fg, &o[1], 2, 2, 0, &ch2), 0);
+	/* Closing a sub-channel alone rescinds nothing. */
+	T_ASSERT_EQ(fg_close(&ch2), 0);
+	fg_poll_msgs(v.fg);
+	T_EXPECT(!fg_take_msg(v.fg, VMBUS_MSG_RESCIND_CHANNELOFFER, &m));
+	T_EXPECT_EQ(vmbus_dev_subchannel_count(v.d1), 2);
+	T_ASSERT_EQ(fg_close(&ch1), 0);
+	T_ASSERT_EQ(fg_close(&ch0), 0);
+	fg_poll_msgs(v.fg);
+	for (int i = 0; i < 2; i++) {
+		T_ASSERT(fg_take_msg(v.fg, VMBUS_MSG_RESCIND_CHANNELOFFER, &m));
+		memcpy(&r, m.data, sizeof(r));
+		T_EXPECT(r.child_relid == o[0].child_relid || r.child_relid == o[1].child_relid);
+	}
+	T_EXPECT(!fg_take_msg(v.fg, VMBUS_MSG_RESCIND_CHANNELOFFER, &m));
+	T_EXPECT_EQ(vmbus_dev_subchannel_count(v.d1), 0);
+	/* The guest releases both relids; the primary reopens and asks again. */
+	for (int i = 0; i < 2; i++) {
+		r.hdr.msgtype = VMBUS_MSG_RELID_RELEASED;
+		r.child_relid = o[i].child_relid;
+		T_EXPECT_EQ(fg_send(v.fg, &r, sizeof(r)), 0);
+	}
+	T_ASSERT_EQ(fg_open(v.fg, &v.offers[0], 2, 2, 0, &ch0), 0);
+	T_ASSERT_EQ(vmbus_dev_add_subchannels(v.d1, 1), 1);
+	fg_poll_msgs(v.fg);
+	T_ASSERT(fg_take_msg(v.fg, VMBUS_MSG_OFFERCHANNEL, &m));
+	memcpy(&o[0], m.data, sizeof(o[0]));
+	T_EXPECT_EQ(o[0].sub_channel_index, 1);
+	T_ASSERT_EQ(fg_open(v.fg, &o[0], 2, 2, 0, &ch1), 0);
+	env_down(&v);
+}
+
 /* ---- real threads: vCPU writer, vCPU reader, event loop ---- */
 
 #define TH_PACKETS 20000u
@@ -934,6 +986,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_corrupt_ring),
 	T_CASE(test_ring_unit),
 	T_CASE(test_subchannels),
+	T_CASE(test_primary_close_rescinds_subchannels),
 	T_CASE(test_threaded_ring),
 	{ 0 },
 };

@@ -4,8 +4,10 @@
 # tests/guest/test_network.sh prepared (169.254.100.1): ping, a download and
 # an upload over TCP with SHA-256 checks (the download's receive counters
 # show whether the host coalesced it), the offloads ethtool shows, iperf3
-# both ways, MTU 9000 with a large ping, then watch the carrier go down and
-# up while the host toggles its TAP. Only 169.254.100.0/24 is used.
+# both ways, vRSS (the channels in use, and TCP downloads spread over the
+# receive queues), MTU 9000 with a large ping (the driver reconnects and
+# must get its sub-channels again), then watch the carrier go down and up
+# while the host toggles its TAP. Only 169.254.100.0/24 is used.
 . /ohv/lib.sh
 
 HOST=169.254.100.1
@@ -84,6 +86,38 @@ if command -v iperf3 >/dev/null; then
 else
 	echo "ohv-net-iperf-tx=missing"
 fi
+# vRSS: with more than one vCPU the driver asks for sub-channels (one per
+# vCPU) in a work item after the probe. Then TCP downloads from the host
+# (port 5557, a new source port each) until both receive queues carried
+# some: each flow lands on the queue its hash names.
+channels()
+{
+	ethtool -l "$dev" 2>/dev/null | sed -n 's/^Combined:[[:space:]]*\([0-9]*\).*/\1/p' | tail -n 1
+}
+rxq()
+{
+	ethtool -S "$dev" 2>/dev/null | sed -n "s/^[[:space:]]*rx_queue_$1_packets: \([0-9]*\).*/\1/p"
+}
+if command -v ethtool >/dev/null; then
+	i=0
+	while [ "$(channels)" != "$(grep -c ^processor /proc/cpuinfo)" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "ohv-net-channels=$(channels) cpus=$(grep -c ^processor /proc/cpuinfo)"
+	if [ "$(channels)" = 2 ]; then
+		a0=$(rxq 0) a1=$(rxq 1) n=0 spread=no
+		while [ $n -lt 24 ]; do
+			n=$((n + 1))
+			timeout 20 nc $HOST 5557 >/dev/null
+			if [ $(($(rxq 0) - a0)) -ge 4 ] && [ $(($(rxq 1) - a1)) -ge 4 ]; then
+				spread=ok
+				break
+			fi
+		done
+		echo "ohv-net-rxq-spread=$spread flows=$n q0=$(($(rxq 0) - a0)) q1=$(($(rxq 1) - a1))"
+	fi
+fi
 # Jumbo frames: the driver reconnects with the new MTU, the host follows.
 if ip link set "$dev" mtu 9000 2>/tmp/mtu; then
 	i=0
@@ -99,6 +133,15 @@ if ip link set "$dev" mtu 9000 2>/tmp/mtu; then
 	fi
 	sleep 3 # the host looks at its TAP's MTU now
 	ip link set "$dev" mtu 1500
+	if command -v ethtool >/dev/null; then
+		# Two reconnects later the driver has its sub-channels again.
+		i=0
+		while [ "$(channels)" != "$(grep -c ^processor /proc/cpuinfo)" ] && [ $i -lt 100 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		echo "ohv-net-channels-after-mtu=$(channels)"
+	fi
 else
 	echo "ohv-net-mtu=refused $(cat /tmp/mtu)"
 fi
