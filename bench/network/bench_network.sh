@@ -21,12 +21,15 @@ iperf3 -s -B 169.254.100.1 >"$tmp/iperf.log" 2>&1 &
 iperf=$!
 sleep 0.5
 
-append="console=ttyS0 panic=-1 ohv.script=net-bench ohv.netsecs=$secs ohv.pings=100"
+# OHV_BENCH_STREAMS=N: iperf3 -P N (parallel TCP streams; vRSS spreads them).
+streams=${OHV_BENCH_STREAMS:-1}
+append="console=ttyS0 panic=-1 ohv.script=net-bench ohv.netsecs=$secs ohv.pings=100 ohv.streams=$streams"
 printf "%-18s %3s %10s %10s %10s %10s\n" vmm run "g->h Mb/s" "h->g Mb/s" "ping avg" "ping p99"
 declare -A sum_tx sum_rx sum_avg sum_p99
 # openhv: all offloads (host GSO frames cut in user space); openhv-csum: the
 # host kernel segments, we only finish checksums; openhv-nooffload: no
-# virtio-net header on the TAP (the state before offloads).
+# virtio-net header on the TAP (the state before offloads); openhv-1q: all
+# offloads but one channel (no vRSS sub-channels).
 vmms=${OHV_BENCH_VMMS:-openhv openhv-csum openhv-nooffload qemu-virtio}
 # OHV_BENCH_OPENHV_ALT=BINARY adds "openhv-alt": a second openhv build (e.g.
 # the commit before a change) with all offloads, in the same run.
@@ -47,10 +50,11 @@ for r in $(seq 1 "$runs"); do
 		iperf=$!
 		sleep 0.5
 		case $vmm in
-		openhv | openhv-csum | openhv-nooffload | openhv-alt)
-			bin=$openhv
-			case $vmm in openhv) off=1 ;; openhv-csum) off=csum ;; openhv-alt) off=1 bin=$alt ;; *) off=0 ;; esac
-			OPENHV_NETVSP_OFFLOAD=$off timeout 900 "$bin" run --kernel "$kernel" \
+		openhv | openhv-csum | openhv-nooffload | openhv-alt | openhv-1q)
+			bin=$openhv queues=
+			case $vmm in openhv) off=1 ;; openhv-csum) off=csum ;; openhv-alt) off=1 bin=$alt ;;
+			openhv-1q) off=1 queues=1 ;; *) off=0 ;; esac
+			OPENHV_NETVSP_QUEUES=$queues OPENHV_NETVSP_OFFLOAD=$off timeout 900 "$bin" run --kernel "$kernel" \
 				--initrd "$initrd" --memory 512M --cpus 2 \
 				--nic "tap=$tap,mac=02:6f:68:00:00:42" --cmdline "$append" </dev/null >"$log" 2>&1 ;;
 		qemu-virtio)
@@ -81,7 +85,7 @@ for r in $(seq 1 "$runs"); do
 done
 # Ratios against QEMU virtio-net (throughput: higher is better; latency: lower).
 q=qemu-virtio
-for vmm in openhv openhv-csum openhv-nooffload openhv-alt; do
+for vmm in openhv openhv-csum openhv-nooffload openhv-alt openhv-1q; do
 	[ -n "${sum_tx[$vmm]:-}" ] && [ -n "${sum_tx[$q]:-}" ] || continue
 	awk -v n="$vmm" -v t="${sum_tx[$vmm]}" -v r="${sum_rx[$vmm]}" -v a="${sum_avg[$vmm]}" \
 		-v p="${sum_p99[$vmm]}" -v qt="${sum_tx[$q]}" -v qr="${sum_rx[$q]}" \
