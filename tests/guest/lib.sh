@@ -54,10 +54,17 @@ guest_run()
 		guest_run_once "$log" "$@"
 		[ "$try" -eq 1 ] && [ "$rc" -ne 0 ] &&
 			ehost_early_crash "$log" "$(grep -a 'guest triple fault' "$log" | head -n 1)" || return 0
-		echo "# EHOST-RETRY: the guest triple-faulted in early boot in the emulated host; log ends:"
-		tail -n 3 "$log" | tr -d '\r' | awk '{ print "#   " $0 }'
-		echo "# running it once more (docs/testing.md, \"Known problems\")"
+		ehost_retry_note "the guest" "$log"
 	done
+}
+
+# ehost_retry_note WHO LOG: the EHOST-RETRY lines (tools/check.sh lists them)
+# before a guest that triple-faulted in early boot is started once more.
+ehost_retry_note()
+{
+	echo "# EHOST-RETRY: $1 triple-faulted in early boot in the emulated host; log ends:"
+	tail -n 3 "$2" | tr -d '\r' | awk '{ print "#   " $0 }'
+	echo "# starting it once more (docs/testing.md, \"Known problems\")"
 }
 
 guest_run_once()
@@ -146,9 +153,7 @@ vm_retry()
 	ehost_early_crash "$1" "$(grep -a -m 1 'guest triple fault' "$1")" || return 1
 	vm_retried[$1]=1
 	[ -n "${vm_wdpid[$1]}" ] && kill "${vm_wdpid[$1]}" 2>/dev/null
-	echo "# EHOST-RETRY: $(basename "$1" .log) triple-faulted in early boot in the emulated host; log ends:"
-	tail -n 3 "$1" | tr -d '\r' | awk '{ print "#   " $0 }'
-	echo "# starting it once more (docs/testing.md, \"Known problems\")"
+	ehost_retry_note "$(basename "$1" .log)" "$1"
 	eval "vm_launch \"\$1\" ${vm_args[$1]}"
 }
 
