@@ -198,6 +198,13 @@ void vm_network_free(struct vm_network *net)
 		netvsp_tap_stop(net->nic[i].tap);
 		if (net->nic[i].nv) {
 			netvsp_get_stats(net->nic[i].nv, &st);
+			log_debug("NIC %u: rx %llu frames (%llu on vRSS sub-channels, %llu waits for room, "
+				  "%llu dropped), tx %llu frames (%llu dropped), %llu bad messages",
+				  i, (unsigned long long)st.rx_frames,
+				  (unsigned long long)st.rx_subchannel,
+				  (unsigned long long)st.rx_no_room,
+				  (unsigned long long)st.rx_dropped, (unsigned long long)st.tx_frames,
+				  (unsigned long long)st.tx_dropped, (unsigned long long)st.bad_msgs);
 			if (st.tx_spoofed)
 				log_warn("NIC %u (%s): %llu guest frame%s from a foreign source MAC "
 					 "dropped by MAC spoofing protection (allow with "

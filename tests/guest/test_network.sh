@@ -107,6 +107,7 @@ vm_wait_for "$log" "ohv-net-ready|ohv-result=" 300
 t_check "hv_netvsc binds and the interface has our MAC" grep -q "ohv-net-dev=.* mac=$mac mtu=1500" "$log"
 t_check "guest sees carrier after ifup" grep -q "ohv-net-carrier=1" "$log"
 t_check "guest pings the host" grep -q "ohv-net-ping-host=ok" "$log"
+grep -a "ohv-net-diag" "$log" | tr -d '\r' | t_diag
 if $PING -c 3 -W 5 "$GUEST_IP" >"$tmp/ping" 2>&1; then t_ok "host pings the guest"; else
 	t_fail "host pings the guest"; t_diag <"$tmp/ping"; fi
 vm_wait_for "$log" "ohv-net-ul-done|ohv-result=" 240

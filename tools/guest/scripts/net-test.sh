@@ -41,6 +41,12 @@ if ping -c 3 -W 5 $HOST >/tmp/ping 2>&1; then
 else
 	echo "ohv-net-ping-host=fail"
 	cat /tmp/ping
+	# What the driver and the interrupts say (for the host test's log).
+	echo "ohv-net-diag channels: $(ethtool -l "$dev" 2>/dev/null | grep -i combined | tr -s ' \t' ' ' | tr '\n' ' ')"
+	ethtool -S "$dev" 2>/dev/null | grep -E "queue_[0-9]+_packets|wake_queue|stop_queue" | tr -s ' ' | tr '\n' ' ' | sed 's/^/ohv-net-diag stats: /'
+	echo
+	grep -E "HYP|HRE|HVS" /proc/interrupts | tr -s ' ' | sed 's/^/ohv-net-diag irq: /'
+	dmesg | grep -iE "netvsc|hv_vmbus|vmbus|channel" | tail -n 15 | sed 's/^/ohv-net-diag dmesg: /'
 fi
 echo "ohv-net-ready"
 
