@@ -33,6 +33,24 @@ ohv_arg()
 	echo "$_v"
 }
 
+# ohv_netvsc_dev: print the name of the hv_netvsc interface once it exists
+# (waits up to 10 s); non-zero when none appeared.
+ohv_netvsc_dev()
+{
+	_n=0
+	while [ "$_n" -lt 100 ]; do
+		for _d in /sys/class/net/*; do
+			if [ "$(basename "$(readlink "$_d/device/driver" 2>/dev/null)")" = hv_netvsc ]; then
+				basename "$_d"
+				return 0
+			fi
+		done
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	return 1
+}
+
 # ohv_wait_for PATH [TENTHS]: wait until PATH exists (default 5 s).
 ohv_wait_for()
 {

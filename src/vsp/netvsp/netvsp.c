@@ -63,7 +63,6 @@ struct netvsp {
 	struct vmbus_dev *dev;
 	struct vmbus_chan *chan;        /* open primary channel or NULL (= q[0].chan) */
 	struct nv_queue q[NETVSP_MAX_QUEUES];
-	uint16_t queues;                /* channels we offer the guest, 1 .. NETVSP_MAX_QUEUES */
 	struct netvsp_config cfg;
 	struct netvsp_backend be;
 
@@ -242,9 +241,10 @@ static int flush_comps(struct nv_queue *q)
  * indirection table names for its hash, if open, else the primary. */
 static struct vmbus_chan *rx_chan(struct netvsp *nv, const uint8_t *f, size_t len)
 {
-	uint16_t i = nv->queues > 1 ? rss_channel(&nv->rndis.rss, f, len) : 0;
+	/* RSS is never on with fewer than two queues (rndis.c refuses it). */
+	uint16_t i = rss_channel(&nv->rndis.rss, f, len);
 
-	return i < nv->queues && nv->q[i].chan ? nv->q[i].chan : nv->chan;
+	return i < nv->rndis.rss_queues && nv->q[i].chan ? nv->q[i].chan : nv->chan;
 }
 
 /*
@@ -694,7 +694,7 @@ static void on_subchannel(struct netvsp *nv, const struct vmbus_pkt *pkt,
 	struct nvsp_subchannel_wire c = { .type = NVSP_MSG5_SUBCHANNEL,
 					  .op_or_status = NVSP_STAT_FAIL };
 	uint16_t have = vmbus_dev_subchannel_count(nv->dev);
-	uint32_t room = nv->queues - 1u > have ? nv->queues - 1u - have : 0;
+	uint32_t room = nv->rndis.rss_queues - 1u > have ? nv->rndis.rss_queues - 1u - have : 0;
 
 	if (m->op_or_status == NVSP_SUBCHANNEL_ALLOCATE && nv->version >= NVSP_VERSION_5 &&
 	    nv->have_recv && m->num_subchannels && room) {
@@ -813,7 +813,7 @@ static int nv_open(struct vmbus_chan *chan, const uint8_t userdata[120])
 	(void)userdata;
 	if (i) {
 		/* A vRSS sub-channel: it shares the primary's buffers. */
-		if (!nv->chan || i >= nv->queues)
+		if (!nv->chan || i >= nv->rndis.rss_queues)
 			return -EINVAL;
 		nv->q[i].chan = chan;
 		nv->q[i].n_comps = 0;
@@ -888,8 +888,7 @@ int netvsp_new(struct vmbus_server *srv, const struct gm *gm, const struct netvs
 	memcpy(nv->rndis.mac, cfg->mac, 6);
 	memcpy(nv->rndis.perm_mac, cfg->mac, 6);
 	nv->rndis.allow_mac_change = cfg->allow_mac_spoofing;
-	nv->queues = (uint16_t)MAX(1u, MIN(cfg->queues, NETVSP_MAX_QUEUES));
-	nv->rndis.rss_queues = nv->queues;
+	nv->rndis.rss_queues = (uint16_t)MAX(1u, MIN(cfg->queues, NETVSP_MAX_QUEUES));
 	nv->rndis.offload_caps = !be->tx_offload ? 0 :
 				 be->rx_rsc	  ? RNDIS_OFL_ALL :
 						    RNDIS_OFL_ALL & ~RNDIS_OFL_RSC;

@@ -13,16 +13,7 @@ dir=$(ohv_arg soakdir rx)
 lro=$(ohv_arg lro on)
 modprobe hv_vmbus && modprobe hv_netvsc || ohv_fail "hv_netvsc did not load"
 command -v iperf3 >/dev/null || ohv_fail "no iperf3 in the guest image (install iperf3 on the host)"
-dev=
-i=0
-while [ -z "$dev" ] && [ $i -lt 100 ]; do
-	for d in /sys/class/net/*; do
-		[ "$(basename "$(readlink "$d/device/driver" 2>/dev/null)")" = hv_netvsc ] && dev=$(basename "$d")
-	done
-	[ -n "$dev" ] || sleep 0.1
-	i=$((i + 1))
-done
-[ -n "$dev" ] || ohv_fail "no hv_netvsc interface appeared"
+dev=$(ohv_netvsc_dev) || ohv_fail "no hv_netvsc interface appeared"
 ip link set lo up
 ip addr add 169.254.100.2/24 dev "$dev"
 ip link set "$dev" up

@@ -15,16 +15,7 @@ ME=169.254.100.2
 
 modprobe hv_vmbus || ohv_fail "hv_vmbus did not load"
 modprobe hv_netvsc || ohv_fail "hv_netvsc did not load"
-dev=
-i=0
-while [ -z "$dev" ] && [ $i -lt 100 ]; do
-	for d in /sys/class/net/*; do
-		[ "$(basename "$(readlink "$d/device/driver" 2>/dev/null)")" = hv_netvsc ] && dev=$(basename "$d")
-	done
-	[ -n "$dev" ] || sleep 0.1
-	i=$((i + 1))
-done
-[ -n "$dev" ] || ohv_fail "no hv_netvsc interface appeared ($(dmesg | grep -i netvsc | tail -n 1))"
+dev=$(ohv_netvsc_dev) || ohv_fail "no hv_netvsc interface appeared ($(dmesg | grep -i netvsc | tail -n 1))"
 echo "ohv-net-dev=$dev mac=$(cat /sys/class/net/$dev/address) mtu=$(cat /sys/class/net/$dev/mtu)"
 ip link set lo up
 ip addr add $ME/24 dev "$dev" || ohv_fail "cannot set the address"
@@ -100,17 +91,23 @@ channels()
 {
 	ethtool -l "$dev" 2>/dev/null | sed -n 's/^Combined:[[:space:]]*\([0-9]*\).*/\1/p' | tail -n 1
 }
+# Wait up to 10 s until the driver uses one channel per vCPU.
+wait_channels()
+{
+	i=0
+	while [ "$(channels)" != "$cpus" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+cpus=$(grep -c ^processor /proc/cpuinfo)
 rxq()
 {
 	ethtool -S "$dev" 2>/dev/null | sed -n "s/^[[:space:]]*rx_queue_$1_packets: \([0-9]*\).*/\1/p"
 }
 if command -v ethtool >/dev/null; then
-	i=0
-	while [ "$(channels)" != "$(grep -c ^processor /proc/cpuinfo)" ] && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "ohv-net-channels=$(channels) cpus=$(grep -c ^processor /proc/cpuinfo)"
+	wait_channels
+	echo "ohv-net-channels=$(channels) cpus=$cpus"
 	if [ "$(channels)" = 2 ]; then
 		a0=$(rxq 0) a1=$(rxq 1) n=0 spread=no
 		while [ $n -lt 24 ]; do
@@ -141,11 +138,7 @@ if ip link set "$dev" mtu 9000 2>/tmp/mtu; then
 	ip link set "$dev" mtu 1500
 	if command -v ethtool >/dev/null; then
 		# Two reconnects later the driver has its sub-channels again.
-		i=0
-		while [ "$(channels)" != "$(grep -c ^processor /proc/cpuinfo)" ] && [ $i -lt 100 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
+		wait_channels
 		echo "ohv-net-channels-after-mtu=$(channels)"
 	fi
 else
