@@ -88,9 +88,10 @@ static int vme_create(const struct engine_params *p, struct engine **ret, char *
 	cfg.kvm_fd = p->kvm_fd;
 	/*
 	 * The sealed worker's seccomp filter refuses io_uring (its operations
-	 * would bypass the filter): disks run synchronously here from the start.
+	 * would bypass the filter): disks run on a thread pool here from the
+	 * start, with plain preadv/pwritev/fdatasync the filter allows.
 	 */
-	storvsp_blk_set_sync_only(true);
+	storvsp_blk_set_engine(STORVSP_BLK_THREADS);
 	/* Like a Hyper-V VM, always a SCSI controller: disks can be hot-added. */
 	cfg.scsi_controller = true;
 	r = vm_config_check(&cfg, err, errlen);

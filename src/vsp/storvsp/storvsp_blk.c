@@ -26,10 +26,23 @@ struct blk_uring;
 struct storvsp_blk {
 	struct disk *disk;
 	struct scsi_disk *sd;
-	struct blk_uring *u;      /* NULL: synchronous only */
+	struct blk_uring *u;      /* io_uring engine, or NULL */
+	struct blk_pool *pool;    /* thread-pool engine, or NULL (neither: synchronous only) */
 	int raw_fd;               /* raw images: an fd of the file (offset = LBA * size), else -1 */
 	bool raw_fd_owned;        /* we opened raw_fd (else the disk's own file has it) */
 	bool direct_ok;           /* disk_begin_direct_writes() done */
+	/*
+	 * Writable raw images with io_uring: the same file opened O_DIRECT, for
+	 * writes whose offset, length and buffers meet dio_align (else -1).
+	 * Buffered ext4 writes cannot be done by io_uring without handing them
+	 * to a kernel worker thread; direct ones complete in the submitter's
+	 * context. Reads stay buffered (a page-cache hit is cheaper).
+	 */
+	int direct_fd;
+	uint32_t dio_off_align;   /* file offset and length multiple */
+	uint32_t dio_mem_align;   /* buffer address and length multiple */
+	atomic_bool direct_refused;   /* the file system said EINVAL once: buffered from then */
+	atomic_ulong direct_writes;   /* writes that went O_DIRECT (tests, stats) */
 };
 
 static int blk_submit(void *o, struct scsi_io *io);
@@ -103,6 +116,64 @@ static int fd_rw_from(int fd, const struct iovec *iov, int cnt, uint64_t off, si
 	return 0;
 }
 
+/*
+ * Where [off, off + len) lives: one host fd and offset, when the image
+ * stores the whole range contiguously in this layer; else -EAGAIN (zero or
+ * parent ranges, allocation on write, several extents) for the library.
+ */
+static int blk_locate(struct storvsp_blk *b, uint64_t off, uint64_t len, int *fd,
+		      uint64_t *file_off)
+{
+	struct disk_extent e;
+	int r = disk_map(b->disk, off, len, &e);
+
+	if (r)
+		return r;
+	if (e.kind != DISK_EXT_DATA || e.fd < 0 || e.len < len)
+		return -EAGAIN;
+	*fd = e.fd;
+	*file_off = e.file_off;
+	return 0;
+}
+
+
+/*
+ * The host descriptor and offset an asynchronous engine may use for io, or
+ * -EAGAIN when the disk library has to do it synchronously: VHD/VHDX
+ * flushes and FUA writes (they commit metadata too) and ranges that are not
+ * one stored extent.
+ */
+static int blk_target(struct storvsp_blk *b, struct scsi_io *io, int *fd, uint64_t *file_off)
+{
+	int r;
+
+	*file_off = 0;
+	if (io->op == SCSI_IO_FLUSH) {
+		if (b->raw_fd < 0)
+			return -EAGAIN;
+		*fd = b->raw_fd;
+		return 0;
+	}
+	if (io->fua && b->raw_fd < 0)
+		return -EAGAIN;
+	if (b->raw_fd >= 0) {
+		/* Raw: the file is the disk, holes included. */
+		*fd = b->raw_fd;
+		*file_off = io->off;
+	} else {
+		r = blk_locate(b, io->off, io->len, fd, file_off);
+		if (r)
+			return r;
+	}
+	if (io->op == SCSI_IO_WRITE && !b->direct_ok) {
+		/* The engines run on other threads: only the submitter sets this. */
+		if (disk_begin_direct_writes(b->disk))
+			return -EAGAIN;
+		b->direct_ok = true;
+	}
+	return 0;
+}
+
 #ifdef HAVE_LIBURING
 /*
  * One ring per disk. Submissions come from the transport (under its lock,
@@ -122,10 +193,12 @@ struct blk_uring {
  * the file location of the data goes in these, set at submit time. */
 struct blk_op {
 	struct scsi_io *io;
-	int fd;
+	struct storvsp_blk *b;
+	int fd;                   /* buffered: for leftovers and a redone direct write */
 	uint64_t file_off;
 	unsigned int cqes;        /* completions seen so far */
 	bool sync_here;           /* a short FUA write: fdatasync in the reaper */
+	bool direct;              /* the data part went through b->direct_fd */
 };
 
 #define BLK_STOP_TAG 1u   /* user_data of the NOP that ends the thread */
@@ -170,7 +243,17 @@ static void *blk_reaper(void *arg)
 			io->be_result = res < 0 ? res : 0;
 		} else if (op->cqes == 1) {
 			/* The data part (linked requests complete in order). */
-			if (res < 0) {
+			if (res == -EINVAL && op->direct) {
+				/*
+				 * The file system refused O_DIRECT after all (an
+				 * alignment it did not report): do it buffered, and
+				 * its FUA sync here (the linked one was cancelled).
+				 */
+				atomic_store(&op->b->direct_refused, true);
+				io->be_result = fd_rw_from(op->fd, io->iov, io->iovcnt, op->file_off, 0,
+							   true);
+				op->sync_here = io->fua;
+			} else if (res < 0) {
 				io->be_result = res;
 			} else if ((uint64_t)res < io->len) {
 				/* Short: finish here; a linked fdatasync was cancelled. */
@@ -222,13 +305,6 @@ static void blk_uring_free(struct blk_uring *u)
 	free(u);
 }
 
-static atomic_bool blk_sync_only;
-
-void storvsp_blk_set_sync_only(bool sync_only)
-{
-	atomic_store(&blk_sync_only, sync_only);
-}
-
 /* NULL when io_uring is not available (old kernel, seccomp): stay synchronous. */
 static struct blk_uring *blk_uring_new(void)
 {
@@ -253,66 +329,43 @@ static struct blk_uring *blk_uring_new(void)
 }
 
 /*
- * Where [off, off + len) lives: one host fd and offset, when the image
- * stores the whole range contiguously in this layer; else -EAGAIN (zero or
- * parent ranges, allocation on write, several extents) for the library.
+ * Whether a write may go O_DIRECT: the file range in whole logical blocks,
+ * each buffer piece a whole number of them at an address the device can
+ * reach directly (what Linux checks before it takes a direct write).
  */
-static int blk_locate(struct storvsp_blk *b, uint64_t off, uint64_t len, int *fd,
-		      uint64_t *file_off)
+static bool blk_direct_fits(struct storvsp_blk *b, const struct scsi_io *io)
 {
-	struct disk_extent e;
-	int r = disk_map(b->disk, off, len, &e);
-
-	if (r)
-		return r;
-	if (e.kind != DISK_EXT_DATA || e.fd < 0 || e.len < len)
-		return -EAGAIN;
-	*fd = e.fd;
-	*file_off = e.file_off;
-	return 0;
+	if (b->direct_fd < 0 || atomic_load(&b->direct_refused) ||
+	    io->off % b->dio_off_align || io->len % b->dio_off_align)
+		return false;
+	for (int i = 0; i < io->iovcnt; i++)
+		if ((uintptr_t)io->iov[i].iov_base % b->dio_mem_align ||
+		    io->iov[i].iov_len % b->dio_off_align)
+			return false;
+	return true;
 }
 
-static int blk_submit(void *o, struct scsi_io *io)
+static int uring_submit(struct storvsp_blk *b, struct scsi_io *io)
 {
-	struct storvsp_blk *b = o;
 	struct blk_uring *u = b->u;
 	struct io_uring_sqe *sqe, *sync = NULL;
 	struct blk_op *op;
-	uint64_t file_off = 0;
+	uint64_t file_off;
 	int fd = -1, r;
 
-	if (!u || atomic_load(&u->in_flight) >= BLK_QUEUE_DEPTH)
+	if (atomic_load(&u->in_flight) >= BLK_QUEUE_DEPTH)
 		return -EAGAIN;   /* full: the caller does it synchronously (back-pressure) */
-	if (io->op == SCSI_IO_FLUSH) {
-		/* VHD/VHDX flushes also commit metadata: the library does that. */
-		if (b->raw_fd < 0)
-			return -EAGAIN;
-		fd = b->raw_fd;
-	} else {
-		/* FUA on VHD/VHDX needs the metadata flush too. */
-		if (io->fua && b->raw_fd < 0)
-			return -EAGAIN;
-		if (b->raw_fd >= 0) {
-			/* Raw: the file is the disk, holes included. */
-			fd = b->raw_fd;
-			file_off = io->off;
-		} else {
-			r = blk_locate(b, io->off, io->len, &fd, &file_off);
-			if (r)
-				return r;
-		}
-		if (io->op == SCSI_IO_WRITE && !b->direct_ok) {
-			if (disk_begin_direct_writes(b->disk))
-				return -EAGAIN;
-			b->direct_ok = true;
-		}
-	}
+	r = blk_target(b, io, &fd, &file_off);
+	if (r)
+		return r;
 	op = calloc(1, sizeof(*op));
 	if (!op)
 		return -ENOMEM;
 	op->io = io;
+	op->b = b;
 	op->fd = fd;
 	op->file_off = file_off;
+	op->direct = io->op == SCSI_IO_WRITE && fd == b->raw_fd && blk_direct_fits(b, io);
 	io->be_result = 0;
 	io->be_parts = io->op != SCSI_IO_FLUSH && io->fua ? 2 : 1;
 	pthread_mutex_lock(&u->sq_lock);
@@ -344,7 +397,8 @@ static int blk_submit(void *o, struct scsi_io *io)
 		io_uring_prep_readv(sqe, fd, io->iov, (unsigned)io->iovcnt, file_off);
 		break;
 	case SCSI_IO_WRITE:
-		io_uring_prep_writev(sqe, fd, io->iov, (unsigned)io->iovcnt, file_off);
+		io_uring_prep_writev(sqe, op->direct ? b->direct_fd : fd, io->iov,
+				     (unsigned)io->iovcnt, file_off);
 		break;
 	case SCSI_IO_FLUSH:
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
@@ -357,6 +411,8 @@ static int blk_submit(void *o, struct scsi_io *io)
 		io_uring_sqe_set_data(sync, op);
 	}
 	atomic_fetch_add(&u->in_flight, 1);
+	if (op->direct)
+		atomic_fetch_add(&b->direct_writes, 1);
 	r = io_uring_submit(&u->ring);
 	if (r < 0)
 		u->broken = true;   /* the SQEs stay queued: never submit this ring again */
@@ -387,13 +443,175 @@ static struct blk_uring *blk_uring_new(void)
 	return NULL;
 }
 
-static int blk_submit(void *o, struct scsi_io *io)
+static int uring_submit(struct storvsp_blk *b, struct scsi_io *io)
 {
-	(void)o;
+	(void)b;
 	(void)io;
 	return -EAGAIN;
 }
 #endif
+
+/* ---- asynchronous data path (thread pool) ---- */
+
+/*
+ * Where io_uring is not to be had (the sealed worker's seccomp filter refuses
+ * it, as its operations would pass the filter by), a few threads per disk do
+ * the same single-extent reads, writes and flushes with preadv/pwritev/
+ * fdatasync, which the filter sees. A request the pool takes is done on one of
+ * its threads; io->done() is called there, no lock held.
+ */
+#define BLK_POOL_THREADS 4
+
+struct blk_pool_op {
+	struct blk_pool_op *next;
+	struct scsi_io *io;
+	int fd;
+	uint64_t file_off;
+};
+
+struct blk_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct blk_pool_op *head, **tail;
+	unsigned int queued;      /* taken and not yet done */
+	bool stop;
+	unsigned int nthreads;
+	pthread_t thread[BLK_POOL_THREADS];
+};
+
+static int pool_do(struct blk_pool_op *op)
+{
+	struct scsi_io *io = op->io;
+	int r;
+
+	switch (io->op) {
+	case SCSI_IO_READ:
+		return fd_rw_from(op->fd, io->iov, io->iovcnt, op->file_off, 0, false);
+	case SCSI_IO_WRITE:
+		r = fd_rw_from(op->fd, io->iov, io->iovcnt, op->file_off, 0, true);
+		if (!r && io->fua && fdatasync(op->fd) < 0)
+			r = -errno;
+		return r;
+	case SCSI_IO_FLUSH:
+		return fdatasync(op->fd) < 0 ? -errno : 0;
+	}
+	return -EINVAL;
+}
+
+static void *pool_thread(void *arg)
+{
+	struct blk_pool *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct blk_pool_op *op;
+		struct scsi_io *io;
+		int r;
+
+		while (!p->head && !p->stop)
+			pthread_cond_wait(&p->cv, &p->lock);
+		if (!p->head)
+			break;   /* stopping, and nothing left */
+		op = p->head;
+		p->head = op->next;
+		if (!p->head)
+			p->tail = &p->head;
+		pthread_mutex_unlock(&p->lock);
+		io = op->io;
+		r = pool_do(op);
+		free(op);
+		io->done(io, r);
+		pthread_mutex_lock(&p->lock);
+		p->queued--;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void blk_pool_free(struct blk_pool *p)
+{
+	if (!p)
+		return;
+	/* The transport has nothing in flight; the threads finish the queue anyway. */
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned int i = 0; i < p->nthreads; i++)
+		pthread_join(p->thread[i], NULL);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+/* NULL when not even one thread can be made: stay synchronous. */
+static struct blk_pool *blk_pool_new(void)
+{
+	struct blk_pool *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->tail = &p->head;
+	for (unsigned int i = 0; i < BLK_POOL_THREADS; i++) {
+		if (pthread_create(&p->thread[i], NULL, pool_thread, p))
+			break;
+		p->nthreads++;
+	}
+	if (!p->nthreads) {
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static int pool_submit(struct storvsp_blk *b, struct scsi_io *io)
+{
+	struct blk_pool *p = b->pool;
+	struct blk_pool_op *op;
+	uint64_t file_off;
+	int fd = -1, r;
+
+	if (__atomic_load_n(&p->queued, __ATOMIC_RELAXED) >= BLK_QUEUE_DEPTH)
+		return -EAGAIN;   /* full: the caller does it synchronously (back-pressure) */
+	r = blk_target(b, io, &fd, &file_off);
+	if (r)
+		return r;
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	op->io = io;
+	op->fd = fd;
+	op->file_off = file_off;
+	pthread_mutex_lock(&p->lock);
+	*p->tail = op;
+	p->tail = &op->next;
+	p->queued++;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+static _Atomic enum storvsp_blk_engine blk_engine_wanted = STORVSP_BLK_URING;
+
+void storvsp_blk_set_engine(enum storvsp_blk_engine e)
+{
+	atomic_store(&blk_engine_wanted, e);
+}
+
+static int blk_submit(void *o, struct scsi_io *io)
+{
+	struct storvsp_blk *b = o;
+
+	if (b->u)
+		return uring_submit(b, io);
+	if (b->pool)
+		return pool_submit(b, io);
+	return -EAGAIN;
+}
 
 /* FNV-1a, to derive stable identifiers from the path when the image has none. */
 static uint64_t fnv1a(const void *data, size_t len, uint64_t h)
@@ -426,6 +644,51 @@ static void make_ids(const struct disk_info *info, const char *path, struct scsi
 		snprintf(p->serial + 2 * i, 3, "%02x", id[i]);
 }
 
+/*
+ * A second, O_DIRECT descriptor of a writable raw image, with the alignment
+ * the file system reports (statx STATX_DIOALIGN, Linux 6.1+; 4096 when the
+ * kernel does not say). Leaves direct_fd at -1 where direct I/O is not to be
+ * had: tmpfs before Linux 6.6, /proc missing for a passed descriptor, or
+ * OPENHV_STORAGE_NO_DIRECT set. Costs nothing when absent: writes stay
+ * buffered.
+ */
+static void blk_open_direct(struct storvsp_blk *b, const char *path, bool by_fd)
+{
+	char proc[64];
+	int fd;
+
+	b->direct_fd = -1;
+	if (getenv("OPENHV_STORAGE_NO_DIRECT"))
+		return;
+	if (by_fd) {
+		/* Reopen the passed file itself, not whatever path names now. */
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", b->raw_fd);
+		path = proc;
+	}
+	fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	b->dio_off_align = 4096;
+	b->dio_mem_align = 4096;
+#ifdef STATX_DIOALIGN
+	{
+		struct statx stx;
+
+		if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+		    (stx.stx_mask & STATX_DIOALIGN)) {
+			if (!stx.stx_dio_offset_align) {
+				close(fd);   /* the file system has no direct I/O for this file */
+				return;
+			}
+			b->dio_off_align = stx.stx_dio_offset_align < 512 ? 512 :
+					   stx.stx_dio_offset_align;
+			b->dio_mem_align = stx.stx_dio_mem_align ? stx.stx_dio_mem_align : 1;
+		}
+	}
+#endif
+	b->direct_fd = fd;
+}
+
 int storvsp_blk_open(const char *path, int fd, bool read_only, bool dvd,
 		     struct storvsp_blk **ret, char *err, size_t errlen)
 {
@@ -454,6 +717,7 @@ int storvsp_blk_open_chain(const char *path, int fd, const int *parent_fds, unsi
 		return -ENOMEM;
 	}
 	b->raw_fd = -1;
+	b->direct_fd = -1;
 	if (n_parents && (fd < 0 || dvd || n_parents > STORVSP_BLK_PARENTS_MAX)) {
 		snprintf(err, errlen, "disk '%s': %u parent images cannot be used here (they come "
 			 "with the image's descriptor, at most %d, and not for a DVD)", path,
@@ -530,8 +794,14 @@ int storvsp_blk_open_chain(const char *path, int fd, const int *parent_fds, unsi
 			b->raw_fd_owned = b->raw_fd >= 0;
 		}
 	}
-	if (!getenv("OPENHV_STORAGE_SYNC") && !atomic_load(&blk_sync_only))
-		b->u = blk_uring_new();
+	if (!getenv("OPENHV_STORAGE_SYNC") && atomic_load(&blk_engine_wanted) != STORVSP_BLK_SYNC) {
+		if (atomic_load(&blk_engine_wanted) == STORVSP_BLK_URING)
+			b->u = blk_uring_new();
+		if (!b->u)
+			b->pool = blk_pool_new();
+	}
+	if (b->u && b->raw_fd >= 0 && !p.read_only)
+		blk_open_direct(b, path, fd >= 0);
 	r = scsi_disk_new(&p, info.type == DISK_TYPE_DIFF ? &blk_ops_nodiscard : &blk_ops, b,
 			  &b->sd);
 	if (r) {
@@ -543,6 +813,9 @@ int storvsp_blk_open_chain(const char *path, int fd, const int *parent_fds, unsi
 	return 0;
 fail:
 	blk_uring_free(b->u);
+	blk_pool_free(b->pool);
+	if (b->direct_fd >= 0)
+		close(b->direct_fd);
 	if (b->raw_fd_owned)
 		close(b->raw_fd);
 	(void)disk_close(b->disk);
@@ -557,7 +830,17 @@ struct scsi_disk *storvsp_blk_disk(struct storvsp_blk *b)
 
 bool storvsp_blk_async(const struct storvsp_blk *b)
 {
-	return b->u != NULL;
+	return b->u || b->pool;
+}
+
+const char *storvsp_blk_engine_name(const struct storvsp_blk *b)
+{
+	return b->u ? "io_uring" : b->pool ? "thread pool" : "synchronous";
+}
+
+unsigned long storvsp_blk_direct_writes(struct storvsp_blk *b)
+{
+	return atomic_load(&b->direct_writes);
 }
 
 int storvsp_blk_close(struct storvsp_blk *b)
@@ -568,6 +851,9 @@ int storvsp_blk_close(struct storvsp_blk *b)
 		return 0;
 	/* The transport has no request in flight any more (storvsp_free waited). */
 	blk_uring_free(b->u);
+	blk_pool_free(b->pool);
+	if (b->direct_fd >= 0)
+		close(b->direct_fd);
 	if (b->raw_fd_owned)
 		close(b->raw_fd);
 	scsi_disk_free(b->sd);

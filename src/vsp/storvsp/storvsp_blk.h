@@ -2,9 +2,11 @@
 /*
  * Block back-end for the SCSI target: raw, VHD or VHDX images through the
  * disk library (include/openhv/disk.h), or an ISO for a DVD drive.
- * READ/WRITE/SYNCHRONIZE CACHE go through io_uring where the image maps the
- * range to one host extent (raw always; VHD/VHDX allocated blocks, via
- * disk_map()); a reaper thread per disk completes them. Everything else
+ * READ/WRITE/SYNCHRONIZE CACHE go through io_uring (or a thread pool, see
+ * storvsp_blk_set_engine()) where the image maps the range to one host
+ * extent (raw always; VHD/VHDX allocated blocks, via disk_map()); a reaper
+ * thread per disk completes them. Aligned writes to raw
+ * images go O_DIRECT (storvsp_blk_direct_writes()). Everything else
  * (allocating writes, parent reads, VHD/VHDX flush and FUA, which must also
  * commit metadata, and requests beyond the queue depth) runs synchronously
  * through the disk library on the calling thread. FUA and SYNCHRONIZE CACHE
@@ -40,16 +42,32 @@ int storvsp_blk_open_chain(const char *path, int fd, const int *parent_fds, unsi
 			   bool read_only, bool dvd, struct storvsp_blk **ret, char *err,
 			   size_t errlen);
 struct scsi_disk *storvsp_blk_disk(struct storvsp_blk *b);
-/* Whether data commands can run through io_uring (else all is synchronous:
- * no liburing, io_uring refused by the kernel or a seccomp filter, or
- * OPENHV_STORAGE_SYNC set in the environment). */
-bool storvsp_blk_async(const struct storvsp_blk *b);
 /*
- * Open every later disk synchronous-only (no io_uring ring, no reaper
- * thread). For a process about to seal itself with a seccomp filter that
- * refuses io_uring_enter: a ring made before sealing would only fail later.
+ * How data commands run: through io_uring with a reaper thread per disk (the
+ * default), on a few threads per disk doing preadv/pwritev/fdatasync (where
+ * io_uring is not available or wanted: a process sealed with a seccomp filter
+ * that refuses it), or synchronously on the caller's thread.
  */
-void storvsp_blk_set_sync_only(bool sync_only);
+enum storvsp_blk_engine { STORVSP_BLK_URING, STORVSP_BLK_THREADS, STORVSP_BLK_SYNC };
+/*
+ * The engine for every later open; URING falls back to THREADS where the
+ * kernel or a filter refuses io_uring. OPENHV_STORAGE_SYNC in the environment
+ * makes every disk synchronous.
+ */
+void storvsp_blk_set_engine(enum storvsp_blk_engine e);
+/* Whether data commands can run asynchronously (either engine). */
+bool storvsp_blk_async(const struct storvsp_blk *b);
+/* "io_uring", "thread pool" or "synchronous". */
+const char *storvsp_blk_engine_name(const struct storvsp_blk *b);
+/*
+ * Writes that went to the host file O_DIRECT so far. Writable raw images on
+ * the io_uring path send writes aligned to the file system's direct-I/O
+ * alignment that way (no page-cache copy, no kernel worker thread); the rest,
+ * and every write where the file system has no direct I/O (tmpfs before
+ * Linux 6.6) or OPENHV_STORAGE_NO_DIRECT is set, stays buffered. Durability
+ * is the same either way: FUA and SYNCHRONIZE CACHE still fdatasync.
+ */
+unsigned long storvsp_blk_direct_writes(struct storvsp_blk *b);
 /* Flush and close; returns the first error. NULL ok. */
 int storvsp_blk_close(struct storvsp_blk *b);
 

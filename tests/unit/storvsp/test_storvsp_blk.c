@@ -213,8 +213,9 @@ static void aio_done(struct scsi_io *io, int result)
 	atomic_store(&q->done, 1);
 }
 
-static void aio_start(struct aio_req *q, struct scsi_disk *d, uint8_t opcode, uint32_t lba,
-		      uint16_t count, void *data, bool fua)
+/* The buffer in two pieces, the first `first` bytes long (at most the whole). */
+static void aio_start_split(struct aio_req *q, struct scsi_disk *d, uint8_t opcode, uint32_t lba,
+			    uint16_t count, void *data, bool fua, size_t first)
 {
 	memset(q, 0, sizeof(*q));
 	q->d = d;
@@ -226,11 +227,10 @@ static void aio_start(struct aio_req *q, struct scsi_disk *d, uint8_t opcode, ui
 	q->cdb[5] = (uint8_t)lba;
 	q->cdb[7] = (uint8_t)(count >> 8);
 	q->cdb[8] = (uint8_t)count;
-	/* Two uneven pieces, as guest pages would be. */
 	q->iov[0].iov_base = data;
-	q->iov[0].iov_len = count ? 700 : 0;
-	q->iov[1].iov_base = (uint8_t *)data + 700;
-	q->iov[1].iov_len = count ? (size_t)count * 512 - 700 : 0;
+	q->iov[0].iov_len = count ? first : 0;
+	q->iov[1].iov_base = (uint8_t *)data + first;
+	q->iov[1].iov_len = count ? (size_t)count * 512 - first : 0;
 	q->r.cdb = q->cdb;
 	q->r.cdb_len = 10;
 	q->r.iov = q->iov;
@@ -244,6 +244,13 @@ static void aio_start(struct aio_req *q, struct scsi_disk *d, uint8_t opcode, ui
 	q->io.done = aio_done;
 	q->io.cookie = q;
 	scsi_disk_exec(d, &q->r);
+}
+
+/* Two uneven pieces, as guest pages with an offset would be. */
+static void aio_start(struct aio_req *q, struct scsi_disk *d, uint8_t opcode, uint32_t lba,
+		      uint16_t count, void *data, bool fua)
+{
+	aio_start_split(q, d, opcode, lba, count, data, fua, 700);
 }
 
 /*
@@ -261,7 +268,7 @@ static bool aio_wait(struct aio_req *q)
 	return true;
 }
 
-static void test_async_raw_read_write_flush(void)
+static void async_raw_read_write_flush(void)
 {
 	static uint8_t w[8][4096], got[4096];
 	static struct aio_req q[8];
@@ -318,7 +325,7 @@ static void test_async_raw_read_write_flush(void)
 	remove_image();
 }
 
-static void test_async_read_past_end_of_file_reads_zero(void)
+static void async_read_past_end_of_file_reads_zero(void)
 {
 	static uint8_t w[4096];
 	static struct aio_req q;
@@ -351,6 +358,134 @@ static void test_async_read_past_end_of_file_reads_zero(void)
 	remove_image();
 }
 
+
+static void test_async_raw_read_write_flush(void)
+{
+	async_raw_read_write_flush();
+}
+
+static void test_async_read_past_end_of_file_reads_zero(void)
+{
+	async_read_past_end_of_file_reads_zero();
+}
+
+/* The thread-pool engine (the sealed worker's): the same two, plus that it is the one used. */
+static void test_threads_raw_read_write_flush(void)
+{
+	struct storvsp_blk *b = NULL;
+	char err[256] = "";
+
+	storvsp_blk_set_engine(STORVSP_BLK_THREADS);
+	make_image();
+	T_ASSERT_EQ(storvsp_blk_open(img, -1, false, false, &b, err, sizeof(err)), 0);
+	T_EXPECT(storvsp_blk_async(b));
+	T_EXPECT_STREQ(storvsp_blk_engine_name(b), "thread pool");
+	T_EXPECT_EQ(storvsp_blk_close(b), 0);
+	remove_image();
+	async_raw_read_write_flush();
+	async_read_past_end_of_file_reads_zero();
+	storvsp_blk_set_engine(STORVSP_BLK_URING);
+}
+
+/* SYNC: no engine, every command on the caller's thread. */
+static void test_sync_engine_runs_on_the_callers_thread(void)
+{
+	static uint8_t w[4096], got[4096];
+	static struct aio_req q;
+	struct storvsp_blk *b = NULL;
+	char err[256] = "";
+
+	storvsp_blk_set_engine(STORVSP_BLK_SYNC);
+	make_image();
+	T_ASSERT_EQ(storvsp_blk_open(img, -1, false, false, &b, err, sizeof(err)), 0);
+	storvsp_blk_set_engine(STORVSP_BLK_URING);
+	T_EXPECT(!storvsp_blk_async(b));
+	T_EXPECT_STREQ(storvsp_blk_engine_name(b), "synchronous");
+	memset(w, 0x5a, sizeof(w));
+	aio_start(&q, storvsp_blk_disk(b), 0x2a, 8, 8, w, true);
+	T_EXPECT(!q.r.pending);
+	T_EXPECT_EQ(q.r.status, SCSI_STATUS_GOOD);
+	aio_start(&q, storvsp_blk_disk(b), 0x28, 8, 8, got, false);
+	T_EXPECT(!q.r.pending);
+	T_EXPECT_MEMEQ(got, w, sizeof(got));
+	T_EXPECT_EQ(storvsp_blk_close(b), 0);
+	remove_image();
+}
+
+/*
+ * Aligned writes to a raw image go O_DIRECT where the file system has it;
+ * unaligned ones stay buffered; buffered reads see either kind (the kernel
+ * drops cached pages a direct write replaces); FUA works on both; the file
+ * holds the last write of each range.
+ */
+static void test_async_direct_writes_mix_with_buffered_io(void)
+{
+	uint8_t *a = aligned_alloc(4096, 8192), *b2 = aligned_alloc(4096, 8192);
+	uint8_t *got = aligned_alloc(4096, 8192);
+	static struct aio_req q;
+	struct storvsp_blk *b = NULL;
+	char err[256] = "";
+	bool fs_direct;
+	int fd;
+
+	T_ASSERT(a && b2 && got);
+	make_image();
+	fd = open(img, O_RDWR | O_DIRECT | O_CLOEXEC);
+	fs_direct = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	T_ASSERT_EQ(storvsp_blk_open(img, -1, false, false, &b, err, sizeof(err)), 0);
+	if (!storvsp_blk_async(b)) {
+		T_EXPECT_EQ(storvsp_blk_close(b), 0);
+		remove_image();
+		free(a);
+		free(b2);
+		free(got);
+		T_SKIP("io_uring is not available here");
+		return;
+	}
+	/* 8 KiB at LBA 16 in unaligned pieces (700 + 7492 bytes): buffered; read back (cached). */
+	memset(a, 0xa1, 8192);
+	aio_start(&q, storvsp_blk_disk(b), 0x2a, 16, 16, a, false);
+	T_ASSERT(aio_wait(&q));
+	T_EXPECT_EQ(q.r.status, SCSI_STATUS_GOOD);
+	T_EXPECT_EQ(storvsp_blk_direct_writes(b), 0ul);
+	aio_start(&q, storvsp_blk_disk(b), 0x28, 16, 16, got, false);
+	T_ASSERT(aio_wait(&q));
+	T_EXPECT_MEMEQ(got, a, 8192);
+	/* The same range from two whole pages, with FUA: direct where the file system can. */
+	memset(b2, 0xb2, 4096);
+	memset(b2 + 4096, 0xc3, 4096);
+	aio_start_split(&q, storvsp_blk_disk(b), 0x2a, 16, 16, b2, true, 4096);
+	T_ASSERT(aio_wait(&q));
+	T_EXPECT_EQ(q.r.status, SCSI_STATUS_GOOD);
+	T_EXPECT_EQ(storvsp_blk_direct_writes(b), fs_direct ? 1ul : 0ul);
+	/* A buffered read sees the direct write, not the old cached data. */
+	memset(got, 0, 8192);
+	aio_start(&q, storvsp_blk_disk(b), 0x28, 16, 16, got, false);
+	T_ASSERT(aio_wait(&q));
+	T_EXPECT_MEMEQ(got, b2, 8192);
+	/* An aligned write that is not a whole page at an aligned offset: by length. */
+	aio_start_split(&q, storvsp_blk_disk(b), 0x2a, 17, 8, a, false, 4096);
+	T_ASSERT(aio_wait(&q));
+	T_EXPECT_EQ(q.r.status, SCSI_STATUS_GOOD);
+	T_EXPECT_EQ(storvsp_blk_close(b), 0);
+	/* On the host file: LBA 16 from the direct write, 17..24 buffered, 25..31 direct. */
+	fd = open(img, O_RDONLY | O_CLOEXEC);
+	T_ASSERT(fd >= 0);
+	T_EXPECT_EQ(pread(fd, got, 8192, 16 * 512), 8192);
+	T_EXPECT_MEMEQ(got, b2, 512);
+	T_EXPECT_MEMEQ(got + 512, a, 4096);
+	T_EXPECT_MEMEQ(got + 4608, b2 + 4608, 8192 - 4608);
+	close(fd);
+	remove_image();
+	free(a);
+	free(b2);
+	free(got);
+	if (!fs_direct)
+		T_SKIP("this file system has no O_DIRECT: only the buffered path ran");
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_open_by_path_writes_the_file),
 	T_CASE(test_open_from_fd_dups_and_caller_keeps_it),
@@ -358,6 +493,9 @@ static const struct t_case cases[] = {
 	T_CASE(test_differencing_needs_its_parent),
 	T_CASE(test_async_raw_read_write_flush),
 	T_CASE(test_async_read_past_end_of_file_reads_zero),
+	T_CASE(test_async_direct_writes_mix_with_buffered_io),
+	T_CASE(test_threads_raw_read_write_flush),
+	T_CASE(test_sync_engine_runs_on_the_callers_thread),
 	{ 0 },
 };
 
