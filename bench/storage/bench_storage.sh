@@ -19,11 +19,17 @@
 # CPU time) at every job boundary and prints them per job and per I/O; a
 # poller then runs beside the guest, so take that run's throughput with care.
 # (No perf tracepoints: enabling kvm:* tracepoints crashed the emulated host.)
+# OHV_BENCH_PASSES=N runs the whole list N times, interleaved (openhv,
+# qemu-blk, ..., openhv, qemu-blk, ...), and the table shows each VMM's
+# median per job: the machine's load drifts during a run, and interleaving
+# spreads the drift over all VMMs.
 set -uo pipefail
 openhv=$1 kernel=$2 initrd=$3 rootimg=$4 runtime=${5:-10} cpus=${6:-2} mem=${7:-512}
 vmms=${OHV_BENCH_VMMS:-openhv qemu-blk qemu-scsi qemu-blk-wb}
 alt=${OHV_BENCH_OPENHV_ALT:-}
 stats_on=${OHV_BENCH_STATS:-}
+passes=${OHV_BENCH_PASSES:-1}
+case $passes in ''|*[!0-9]*|0) echo "bench_storage: OHV_BENCH_PASSES=$passes is not a positive number" >&2; exit 1 ;; esac
 if [ -n "$alt" ]; then
 	[ -x "$alt" ] || { echo "bench_storage: OHV_BENCH_OPENHV_ALT=$alt is not an executable" >&2; exit 1; }
 	vmms="$vmms openhv-alt"
@@ -201,20 +207,33 @@ run_vmm()
 }
 
 : >"$tmp/results"
-for v in $vmms; do
-	t0=$(date +%s)
-	run_vmm "$v"
-	echo "# $v took $(( $(date +%s) - t0 )) s"
+for pass in $(seq 1 "$passes"); do
+	[ "$passes" -gt 1 ] && echo "# pass $pass of $passes"
+	for v in $vmms; do
+		t0=$(date +%s)
+		run_vmm "$v"
+		echo "# $v took $(( $(date +%s) - t0 )) s"
+	done
 done
+[ "$passes" -gt 1 ] && echo "# medians of $passes passes (n = passes with a result)"
 
-# The table: IOPS for 4k jobs, MB/s for 1M jobs; ratio = openhv / that VMM.
+# The table: IOPS for 4k jobs, MB/s for 1M jobs; ratio = openhv / that VMM;
+# with several passes each cell is the median of that VMM's results.
 awk -v vmms="$vmms" '
+function median(key,    n, i, k, t, a) {
+	n = cnt[key]
+	if (!n) return ""
+	for (i = 1; i <= n; i++) a[i] = all[key, i] + 0
+	for (i = 2; i <= n; i++) { t = a[i]; for (k = i - 1; k >= 1 && a[k] > t; k--) a[k + 1] = a[k]; a[k + 1] = t }
+	return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
 {
 	v = $1; split($2, jn, "="); j = jn[2]
-	for (i = 3; i <= NF; i++) { split($i, kv, "="); val[v, j, kv[1]] = kv[2] }
+	for (i = 3; i <= NF; i++) { split($i, kv, "="); all[v, j, kv[1], ++cnt[v, j, kv[1]]] = kv[2] }
 	if (!(j in seen)) { seen[j] = 1; order[++nj] = j }
 }
 END {
+	for (key in cnt) val[key] = median(key)
 	nv = split(vmms, vs, " ")
 	printf "%-18s", "job"
 	for (k = 1; k <= nv; k++) printf " %14s", vs[k]
