@@ -172,7 +172,9 @@ run_vmm()
 	fi
 	case $v in
 	openhv|openhv-alt)
-		timeout -k 5 $timeout "$bin" run --kernel "$kernel" --initrd "$initrd" \
+		# -v: at exit openhv logs where the disk requests were (a hung guest's
+		# last lines then say whether the host still held any).
+		timeout -k 5 $timeout "$bin" run -v --kernel "$kernel" --initrd "$initrd" \
 			--memory "${mem}M" --cpus "$cpus" --disk "$root" --disk "$data" \
 			--cmdline "$cmdline root=LABEL=ohv-root" </dev/null >"$log" 2>&1 ;;
 	qemu-blk)

@@ -185,6 +185,17 @@ struct vmbus_chan *vmbus_dev_chan(struct vmbus_dev *dev);
 void *vmbus_chan_ctx(const struct vmbus_chan *chan);
 uint32_t vmbus_chan_relid(const struct vmbus_chan *chan);
 bool vmbus_chan_is_open(const struct vmbus_chan *chan);
+/*
+ * Where an open channel's rings stand (for diagnostics; caller holds the
+ * server lock): bytes the guest wrote that the host has not read, bytes the
+ * host wrote that the guest has not read, and each side's interrupt_mask.
+ * -ENOTCONN when closed.
+ */
+struct vmbus_chan_rings {
+	uint32_t in_unread, out_unread;
+	uint32_t in_mask, out_mask;   /* host's mask (guest->host ring), guest's */
+};
+int vmbus_chan_rings(const struct vmbus_chan *chan, struct vmbus_chan_rings *ret);
 
 /*
  * Send one packet on the host->guest ring: descriptor {type, offset8 = 2,

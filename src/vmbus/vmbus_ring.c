@@ -125,6 +125,15 @@ uint32_t vmbus_ring_avail(const struct vmbus_ring *ring)
 	return ring_used(ring, ring->index, wr);
 }
 
+uint32_t vmbus_ring_unread(const struct vmbus_ring *ring)
+{
+	uint32_t rd = load_u32(&ring->hdr->read_index);
+
+	if (!index_ok(ring, rd))
+		return 0;
+	return ring_used(ring, rd, ring->index);
+}
+
 void vmbus_ring_mask(struct vmbus_ring *ring, bool masked)
 {
 	store_u32(&ring->hdr->interrupt_mask, masked ? 1 : 0);

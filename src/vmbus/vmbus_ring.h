@@ -56,6 +56,8 @@ int vmbus_ring_read(struct vmbus_ring *ring, uint8_t *buf, uint32_t bufsize,
 
 /* Bytes available to read (0 when empty or corrupt). */
 uint32_t vmbus_ring_avail(const struct vmbus_ring *ring);
+/* Producer: bytes written and not yet read by the guest (0 when corrupt). */
+uint32_t vmbus_ring_unread(const struct vmbus_ring *ring);
 
 /*
  * Consumer: ask the producer not to signal (mask) or to signal again

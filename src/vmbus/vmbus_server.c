@@ -1261,6 +1261,17 @@ bool vmbus_chan_is_open(const struct vmbus_chan *chan)
 	return chan->open;
 }
 
+int vmbus_chan_rings(const struct vmbus_chan *chan, struct vmbus_chan_rings *ret)
+{
+	if (!chan->open)
+		return -ENOTCONN;
+	ret->in_unread = vmbus_ring_avail(&chan->in);
+	ret->out_unread = vmbus_ring_unread(&chan->out);
+	ret->in_mask = __atomic_load_n(&chan->in.hdr->interrupt_mask, __ATOMIC_RELAXED);
+	ret->out_mask = __atomic_load_n(&chan->out.hdr->interrupt_mask, __ATOMIC_RELAXED);
+	return 0;
+}
+
 int vmbus_chan_send(struct vmbus_chan *chan, uint16_t type, uint16_t flags, uint64_t trans_id,
 		    const void *payload, size_t len)
 {

@@ -124,6 +124,29 @@ void vm_storage_free(struct vm_storage *st)
 {
 	if (!st)
 		return;
+	if (st->sv) {
+		/* For a VM stopped from outside (a hang): where requests were. */
+		struct storvsp_stats ss;
+
+		storvsp_get_stats(st->sv, &ss);
+		log_debug("storage: %llu requests, %llu completions sent, %u in the back-end, "
+			  "%u completions waiting for ring space, %llu send failures",
+			  (unsigned long long)ss.requests, (unsigned long long)ss.completions,
+			  ss.in_flight, ss.queued_comps, (unsigned long long)ss.send_failed);
+		for (unsigned int i = 0;; i++) {
+			struct vmbus_chan_rings rs;
+			unsigned int q;
+			int r = storvsp_chan_rings(st->sv, i, &rs, &q);
+
+			if (r == -ENOENT)
+				break;
+			if (!r)
+				log_debug("storage: channel %u: %u bytes of requests unread by the host "
+					  "(its mask %u), %u bytes of completions unread by the guest "
+					  "(its mask %u), %u completions queued",
+					  i, rs.in_unread, rs.in_mask, rs.out_unread, rs.out_mask, q);
+		}
+	}
 	storvsp_free(st->sv);
 	for (unsigned int i = 0; i < VM_MAX_DISKS; i++) {
 		int r;

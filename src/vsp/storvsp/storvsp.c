@@ -274,7 +274,25 @@ void storvsp_get_stats(struct storvsp *sv, struct storvsp_stats *ret)
 {
 	vmbus_server_lock(sv->srv);
 	*ret = sv->st;
+	ret->in_flight = sv->in_flight;
+	ret->queued_comps = 0;
+	for (unsigned int i = 0; i < STORVSP_CHANNELS; i++)
+		ret->queued_comps += sv->ch[i].n_pending;
 	vmbus_server_unlock(sv->srv);
+}
+
+int storvsp_chan_rings(struct storvsp *sv, unsigned int i, struct vmbus_chan_rings *ret,
+		       unsigned int *ret_queued)
+{
+	int r;
+
+	if (i >= STORVSP_CHANNELS)
+		return -ENOENT;
+	vmbus_server_lock(sv->srv);
+	r = sv->ch[i].chan ? vmbus_chan_rings(sv->ch[i].chan, ret) : -ENOTCONN;
+	*ret_queued = sv->ch[i].n_pending;
+	vmbus_server_unlock(sv->srv);
+	return r;
 }
 
 uint16_t storvsp_protocol(struct storvsp *sv)

@@ -42,6 +42,8 @@ extern const uint8_t storvsp_scsi_class_guid[16];
 struct storvsp_stats {
 	uint64_t requests, srbs, completions, bad_packets, send_failed, invalid_lun, srb_errors;
 	uint64_t rescans;   /* ENUMERATE_BUS packets sent (hot-add/remove) */
+	uint32_t in_flight;        /* at the time of the call: in the back-end */
+	uint32_t queued_comps;     /* at the time of the call: completions waiting for ring space */
 };
 
 struct storvsp;
@@ -71,6 +73,10 @@ int storvsp_start(struct storvsp *sv, const uint8_t instance_guid[16]) MUST_CHEC
 /* Removes the device (rescind, close) and frees the controller. NULL ok. */
 void storvsp_free(struct storvsp *sv);
 void storvsp_get_stats(struct storvsp *sv, struct storvsp_stats *ret);
+/* Channel i's ring state (diagnostics): -ENOENT past the last channel,
+ * -ENOTCONN when closed; *ret_queued = completions waiting for ring space. */
+int storvsp_chan_rings(struct storvsp *sv, unsigned int i, struct vmbus_chan_rings *ret,
+		       unsigned int *ret_queued);
 /* Negotiated protocol version, 0 before BEGIN_INIT/version negotiation. */
 uint16_t storvsp_protocol(struct storvsp *sv);
 
