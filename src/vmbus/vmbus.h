@@ -100,14 +100,6 @@ struct vmbus_dev_class {
 	int (*packet)(struct vmbus_chan *chan, const struct vmbus_pkt *pkt);
 	/* Optional: space freed in the host->guest ring after send() said -EAGAIN. */
 	void (*writable)(struct vmbus_chan *chan);
-	/*
-	 * Set interrupt_mask on the guest->host ring while the host drains it,
-	 * so the guest does not signal (an exit and a wake-up each) for packets
-	 * the host would read anyway; unmasked and looked at once more before
-	 * the host stops. Only for classes whose packet() always consumes what
-	 * it reads (see docs/hyperv.md: off for netvsp).
-	 */
-	bool mask_while_draining;
 };
 
 struct vmbus_stats {

@@ -134,14 +134,6 @@ uint32_t vmbus_ring_unread(const struct vmbus_ring *ring)
 	return ring_used(ring, rd, ring->index);
 }
 
-void vmbus_ring_mask(struct vmbus_ring *ring, bool masked)
-{
-	store_u32(&ring->hdr->interrupt_mask, masked ? 1 : 0);
-	/* SPEC: the producer writes its index, then reads the mask (full barrier
-	 * between); we write the mask, then read its index: same here. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
-
 int vmbus_ring_read(struct vmbus_ring *ring, uint8_t *buf, uint32_t bufsize,
 		    struct vmbus_pkt *ret_pkt, bool *ret_signal)
 {

@@ -60,13 +60,6 @@ uint32_t vmbus_ring_avail(const struct vmbus_ring *ring);
 uint32_t vmbus_ring_unread(const struct vmbus_ring *ring);
 
 /*
- * Consumer: ask the producer not to signal (mask) or to signal again
- * (unmask). Unmasking is followed by a full barrier, so a vmbus_ring_avail()
- * after it sees every packet whose producer saw the ring masked.
- */
-void vmbus_ring_mask(struct vmbus_ring *ring, bool masked);
-
-/*
  * Producer: write descriptor + payload + padding + trailer and publish the
  * new write index. *ret_signal is set when the guest's interrupt_mask is 0.
  * When the packet does not fit, pending_send_sz is set to its size and

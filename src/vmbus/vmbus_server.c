@@ -499,8 +499,6 @@ static int chan_setup_rings(struct vmbus_server *srv, struct vmbus_chan *chan,
 	r = vmbus_ring_init(&chan->in, srv->gm, g->pfns, split, false);
 	if (r)
 		return r;
-	/* The consumer's mask is ours: start unmasked whatever the page held. */
-	vmbus_ring_mask(&chan->in, false);
 	r = vmbus_ring_init(&chan->out, srv->gm, g->pfns + split, g->npfns - split, true);
 	if (r)
 		goto err_in;
@@ -752,15 +750,14 @@ static void chan_break(struct vmbus_chan *chan)
 /* Returns packets handled; re-arms the channel if the budget ran out. */
 static int chan_drain(struct vmbus_server *srv, struct vmbus_chan *chan)
 {
-	bool mask = chan->dev->cls->mask_while_draining, masked = false;
 	int n = 0;
 
 	/*
-	 * PERF: classes that opt in have the guest's signals masked while we
-	 * drain; before stopping we unmask and look once more (a packet the
-	 * guest wrote while it saw the mask sent no signal). With hv_netvsc
-	 * masking stalled the guest's receive path under iperf3 in the emulated
-	 * host (cause not found), so netvsp does not opt in (docs/hyperv.md).
+	 * PERF, not done: masking the guest's signals (interrupt_mask of this
+	 * ring) while we drain, then unmasking and looking once more, is what
+	 * the protocol allows, and it kept storvsc working; with hv_netvsc it
+	 * stalled the guest's receive path under iperf3 in the emulated host
+	 * (cause not found), so the host never masks (docs/hyperv.md).
 	 */
 	while (chan->open && !chan->broken) {
 		struct vmbus_pkt pkt;
@@ -768,25 +765,13 @@ static int chan_drain(struct vmbus_server *srv, struct vmbus_chan *chan)
 		int r;
 
 		if (n == VMBUS_DRAIN_BUDGET) {
-			/* PERF/SECURITY: a busy guest must not starve other channels.
-			 * Still masked: the re-arm below brings us back. */
+			/* PERF/SECURITY: a busy guest must not starve other channels. */
 			__atomic_fetch_or(&srv->signalled[chan->relid / 64],
 					  1ull << (chan->relid % 64), __ATOMIC_SEQ_CST);
 			wake(srv);
 			break;
 		}
-		if (mask && !masked) {
-			vmbus_ring_mask(&chan->in, true);
-			masked = true;
-		}
 		r = vmbus_ring_read(&chan->in, chan->pktbuf, chan->pktbuf_size, &pkt, &sig);
-		if (r == -EAGAIN && masked) {
-			vmbus_ring_mask(&chan->in, false);
-			masked = false;
-			if (vmbus_ring_avail(&chan->in))
-				continue;   /* written while masked: read it now */
-			break;
-		}
 		if (r == -EAGAIN)
 			break;
 		if (r < 0) {
@@ -800,9 +785,6 @@ static int chan_drain(struct vmbus_server *srv, struct vmbus_chan *chan)
 		if (chan->dev->cls->packet(chan, &pkt) == -EPROTO && chan->open)
 			chan_break(chan);
 	}
-	/* A broken channel reads nothing more: leave its guest free to signal. */
-	if (masked && chan->open && chan->broken)
-		vmbus_ring_mask(&chan->in, false);
 	if (chan->open && !chan->broken && chan->want_writable &&
 	    vmbus_ring_writable(&chan->out, chan->want_bytes)) {
 		chan->want_writable = false;

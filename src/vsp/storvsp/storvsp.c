@@ -102,8 +102,6 @@ static const struct vmbus_dev_class storvsp_class = {
 	.close = sv_on_close,
 	.packet = sv_on_packet,
 	.writable = sv_on_writable,
-	/* Every request read is taken (completions queue when the ring is full). */
-	.mask_while_draining = true,
 };
 
 int storvsp_new(struct vmbus_server *srv, const struct gm *gm, struct storvsp **ret)
