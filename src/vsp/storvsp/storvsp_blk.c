@@ -458,7 +458,11 @@ static int uring_submit(struct storvsp_blk *b, struct scsi_io *io)
  * it, as its operations would pass the filter by), a few threads per disk do
  * the same single-extent reads, writes and flushes with preadv/pwritev/
  * fdatasync, which the filter sees. A request the pool takes is done on one of
- * its threads; io->done() is called there, no lock held.
+ * its threads; io->done() is called there, no lock held. Threads are made on
+ * demand (none while the disk is idle, one more whenever a request finds
+ * every thread busy, up to BLK_POOL_THREADS), so a worker with many quiet
+ * disks stays well inside its cgroup's pids.max; if not even one can be
+ * made, the request runs synchronously.
  */
 #define BLK_POOL_THREADS 4
 
@@ -474,6 +478,7 @@ struct blk_pool {
 	pthread_cond_t cv;
 	struct blk_pool_op *head, **tail;
 	unsigned int queued;      /* taken and not yet done */
+	unsigned int idle;        /* threads waiting for work */
 	bool stop;
 	unsigned int nthreads;
 	pthread_t thread[BLK_POOL_THREADS];
@@ -508,8 +513,11 @@ static void *pool_thread(void *arg)
 		struct scsi_io *io;
 		int r;
 
-		while (!p->head && !p->stop)
+		while (!p->head && !p->stop) {
+			p->idle++;
 			pthread_cond_wait(&p->cv, &p->lock);
+			p->idle--;
+		}
 		if (!p->head)
 			break;   /* stopping, and nothing left */
 		op = p->head;
@@ -544,7 +552,6 @@ static void blk_pool_free(struct blk_pool *p)
 	free(p);
 }
 
-/* NULL when not even one thread can be made: stay synchronous. */
 static struct blk_pool *blk_pool_new(void)
 {
 	struct blk_pool *p = calloc(1, sizeof(*p));
@@ -554,17 +561,6 @@ static struct blk_pool *blk_pool_new(void)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->tail = &p->head;
-	for (unsigned int i = 0; i < BLK_POOL_THREADS; i++) {
-		if (pthread_create(&p->thread[i], NULL, pool_thread, p))
-			break;
-		p->nthreads++;
-	}
-	if (!p->nthreads) {
-		pthread_cond_destroy(&p->cv);
-		pthread_mutex_destroy(&p->lock);
-		free(p);
-		return NULL;
-	}
 	return p;
 }
 
@@ -587,6 +583,15 @@ static int pool_submit(struct storvsp_blk *b, struct scsi_io *io)
 	op->fd = fd;
 	op->file_off = file_off;
 	pthread_mutex_lock(&p->lock);
+	if (!p->idle && p->nthreads < BLK_POOL_THREADS &&
+	    !pthread_create(&p->thread[p->nthreads], NULL, pool_thread, p))
+		p->nthreads++;
+	if (!p->nthreads) {
+		/* No thread at all (pids limit): the caller does it synchronously. */
+		pthread_mutex_unlock(&p->lock);
+		free(op);
+		return -EAGAIN;
+	}
 	*p->tail = op;
 	p->tail = &op->next;
 	p->queued++;
