@@ -33,14 +33,14 @@ struct storvsp_blk {
 	bool direct_ok;           /* disk_begin_direct_writes() done */
 	/*
 	 * Writable raw images with io_uring: the same file opened O_DIRECT, for
-	 * writes whose offset, length and buffers meet dio_align (else -1).
+	 * writes whose offset, length and buffers meet the dio_* alignments (else -1).
 	 * Buffered ext4 writes cannot be done by io_uring without handing them
 	 * to a kernel worker thread; direct ones complete in the submitter's
 	 * context. Reads stay buffered (a page-cache hit is cheaper).
 	 */
 	int direct_fd;
-	uint32_t dio_off_align;   /* file offset and length multiple */
-	uint32_t dio_mem_align;   /* buffer address and length multiple */
+	uint32_t dio_off_align;   /* file offset, length and buffer-piece length multiple */
+	uint32_t dio_mem_align;   /* buffer address multiple */
 	atomic_bool direct_refused;   /* the file system said EINVAL once: buffered from then */
 	atomic_ulong direct_writes;   /* writes that went O_DIRECT (tests, stats) */
 };
@@ -135,7 +135,6 @@ static int blk_locate(struct storvsp_blk *b, uint64_t off, uint64_t len, int *fd
 	*file_off = e.file_off;
 	return 0;
 }
-
 
 /*
  * The host descriptor and offset an asynchronous engine may use for io, or
