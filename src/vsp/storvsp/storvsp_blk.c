@@ -706,6 +706,7 @@ int storvsp_blk_open_chain(const char *path, int fd, const int *parent_fds, unsi
 	struct scsi_disk_params p = { 0 };
 	struct disk_diag diag = { 0 };
 	struct disk_info info;
+	enum storvsp_blk_engine engine;
 	struct storvsp_blk *b;
 	unsigned flags = 0;
 	int raw_file_fd = -1;
@@ -798,12 +799,16 @@ int storvsp_blk_open_chain(const char *path, int fd, const int *parent_fds, unsi
 			b->raw_fd_owned = b->raw_fd >= 0;
 		}
 	}
-	if (!getenv("OPENHV_STORAGE_SYNC") && atomic_load(&blk_engine_wanted) != STORVSP_BLK_SYNC) {
-		if (atomic_load(&blk_engine_wanted) == STORVSP_BLK_URING)
-			b->u = blk_uring_new();
-		if (!b->u)
-			b->pool = blk_pool_new();
-	}
+	engine = atomic_load(&blk_engine_wanted);
+	/* For comparisons: the environment may only step down (io_uring > threads > sync). */
+	if (getenv("OPENHV_STORAGE_SYNC"))
+		engine = STORVSP_BLK_SYNC;
+	else if (getenv("OPENHV_STORAGE_THREADS") && engine == STORVSP_BLK_URING)
+		engine = STORVSP_BLK_THREADS;
+	if (engine == STORVSP_BLK_URING)
+		b->u = blk_uring_new();
+	if (engine != STORVSP_BLK_SYNC && !b->u)
+		b->pool = blk_pool_new();
 	if (b->u && b->raw_fd >= 0 && !p.read_only)
 		blk_open_direct(b, path, fd >= 0);
 	r = scsi_disk_new(&p, info.type == DISK_TYPE_DIFF ? &blk_ops_nodiscard : &blk_ops, b,

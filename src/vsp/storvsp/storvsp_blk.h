@@ -51,8 +51,9 @@ struct scsi_disk *storvsp_blk_disk(struct storvsp_blk *b);
 enum storvsp_blk_engine { STORVSP_BLK_URING, STORVSP_BLK_THREADS, STORVSP_BLK_SYNC };
 /*
  * The engine for every later open; URING falls back to THREADS where the
- * kernel or a filter refuses io_uring. OPENHV_STORAGE_SYNC in the environment
- * makes every disk synchronous.
+ * kernel or a filter refuses io_uring. For comparisons the environment can
+ * step down: OPENHV_STORAGE_THREADS=1 (thread pool instead of io_uring),
+ * OPENHV_STORAGE_SYNC=1 (every disk synchronous).
  */
 void storvsp_blk_set_engine(enum storvsp_blk_engine e);
 /* Whether data commands can run asynchronously (either engine). */
