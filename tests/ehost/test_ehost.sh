@@ -6,8 +6,9 @@
 # One main emulated-host boot checks output capture, the environment, the
 # caller's directory, a --share written from inside, /dev/kvm, the writable
 # overlay and one L2 boot of the default guest (QEMU -accel kvm inside L1),
-# then exits 3. Two short boots check "true" and "false"; a 2-second timeout
-# and a few argument errors need no full boot. About a minute on 2 cores.
+# then exits 3. Two short boots check "true" and "false", one boot stops L1's
+# heartbeat (ehost-run must give up with 125); a 2-second timeout and a few
+# argument errors need no full boot. About two minutes on 2 cores.
 #
 # usage: tests/ehost/test_ehost.sh        (from anywhere; needs root for apt)
 # OHV_EHOST_TEST_QUICK=1 skips the true/false boots.
@@ -68,7 +69,7 @@ no_stray_qemu()
 }
 
 echo "TAP version 13"
-echo "1..24"
+echo "1..28"
 
 # --- the emulated host image (built first so later stderr checks see no build notes)
 t=$(now)
@@ -218,8 +219,26 @@ check "timeout is reported in one line" \
 	bash -c '[[ $(grep -cv "another emulated host is running" "$1") == 1 ]] && grep -q "timed out after 2 s" "$1"' _ "$tmp/e"
 check "no QEMU is left running" no_stray_qemu
 
+# --- heartbeat: an emulated host that stops without a word -----------------------
+# The command stops L1 init's heartbeat loop (a child of PID 1 named after
+# /init), as a TCG hang of the whole L1 would: ehost-run must give up with
+# 125 after OPENHV_EHOST_BEAT_MAX seconds, long before the timeout.
+t=$(now)
+OPENHV_EHOST_BEAT_MAX=20 "$run" --timeout 300 -- sh -c \
+	'pkill -STOP -P 1 -x init || pkill -STOP -P 1 -x sh || echo no-beat-loop; sleep 200' \
+	>"$tmp/o" 2>"$tmp/e"
+rc=$?
+el=$(elapsed "$t")
+check "a silent emulated host (no heartbeat) gives 125 well before the timeout (got $rc, $el s)" \
+	bash -c '[[ $1 == 125 ]] && ((${2%.*} < 150))' _ "$rc" "$el"
+check "... reported in one line naming the missing heartbeat" \
+	bash -c '[[ $(grep -cv "another emulated host is running" "$1") == 1 ]] && grep -q "no heartbeat from its init for [0-9]* s" "$1"' _ "$tmp/e"
+check "a bad OPENHV_EHOST_BEAT_MAX is refused in one line, no boot" \
+	bash -c 'OPENHV_EHOST_BEAT_MAX=5 "$1" -- true 2>"$2"; [[ $? != 0 && $(wc -l <"$2") == 1 ]] && grep -q "at least 20" "$2"' _ "$run" "$tmp/e2"
+check "no QEMU is left running after the silent host" no_stray_qemu
+
 ((failed == 0)) || echo "# $failed test(s) failed"
-((n == 24)) || echo "# planned 24 tests, ran $n"
+((n == 28)) || echo "# planned 28 tests, ran $n"
 exit $((failed != 0))
 exit
 }
