@@ -1,17 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# ehost-timeout: 1800  (seconds for tools/check.sh; normally 15-18 minutes in the emulated host)
+# ehost-timeout: 900  (seconds for tools/check.sh; normally 5-7 minutes in the emulated host)
 # Real guests through the management service: openhvd starts sandboxed
-# openhv-worker processes that run the VM engine (tests/daemon/guest.sh), then
-# the workers' cgroup v2 limits (tests/daemon/cgroup.sh).
+# openhv-worker processes that run the VM engine (tests/daemon/guest.sh:
+# power-off, console, pause/resume, crash isolation, integration services),
+# then the workers' cgroup v2 limits (tests/daemon/cgroup.sh) and devices
+# through the service (tests/daemon/devices.sh). Disks and several guests
+# are in test_daemon_disks, the differencing chain in test_daemon_diff: one
+# emulated host each, so an emulated-host failure costs one part.
 # Needs /dev/kvm (tools/with-kvm) and OPENHV_BUILD_DIR, OPENHV_KERNEL,
 # OPENHV_INITRD (see tools/check.sh).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-build=${OPENHV_BUILD_DIR:?set OPENHV_BUILD_DIR to the meson build directory}
-export KERNEL=${OPENHV_KERNEL:?} INITRD=${OPENHV_INITRD:?}
-export OPENHVD=$build/src/daemon/openhvd OPENHV=$build/src/cli/openhv
-export OPENHV_WORKER=$build/src/worker/openhv-worker
+. "$here/daemon-env.sh"
 "$here/../daemon/guest.sh"
 rc=$?
 [ "$rc" -eq 125 ] && exit 125   # emulated-host failure (tests/guest/l2-fault.sh)
