@@ -153,9 +153,11 @@ void vm_storage_free(struct vm_storage *st)
 
 		if (!st->blk[i])
 			continue;
-		log_debug("storage: LUN %u: %s I/O, %lu writes O_DIRECT", i,
-			  storvsp_blk_engine_name(st->blk[i]),
-			  storvsp_blk_direct_writes(st->blk[i]));
+		log_debug("storage: LUN %u: %s I/O, %lu writes O_DIRECT, %lu reads from the page "
+			  "cache inline, %lu completions taken inline", i,
+			  storvsp_blk_engine_name(st->blk[i]), storvsp_blk_direct_writes(st->blk[i]),
+			  storvsp_blk_inline_reads(st->blk[i]),
+			  storvsp_blk_inline_completions(st->blk[i]));
 		r = storvsp_blk_close(st->blk[i]);
 		if (r)
 			log_warn("storage: closing disk %u failed: error %d; the image may need a check", i, r);

@@ -531,8 +531,13 @@ static void cmd_rw(struct scsi_disk *d, struct scsi_req *r, bool write, uint64_t
 		io->iovcnt = n;
 		r->status = SCSI_STATUS_GOOD;
 		r->pending = true;
-		if (!d->ops->submit(d->opaque, io))
+		rc = d->ops->submit(d->opaque, io);
+		if (!rc)
 			return;
+		if (rc == SCSI_IO_DONE_INLINE) {
+			scsi_disk_finish(d, r, io->be_result);
+			return;
+		}
 		r->pending = false;
 	}
 	n = iov_slice(d->iov, SCSI_MAX_IOV, r, bytes);
@@ -579,8 +584,13 @@ static void cmd_sync_cache(struct scsi_disk *d, struct scsi_req *r, uint64_t lba
 		io->iovcnt = 0;
 		r->status = SCSI_STATUS_GOOD;
 		r->pending = true;
-		if (!d->ops->submit(d->opaque, io))
+		rc = d->ops->submit(d->opaque, io);
+		if (!rc)
 			return;
+		if (rc == SCSI_IO_DONE_INLINE) {
+			scsi_disk_finish(d, r, io->be_result);
+			return;
+		}
 		r->pending = false;
 	}
 	rc = d->p.read_only ? 0 : d->ops->flush(d->opaque);

@@ -44,6 +44,9 @@ struct scsi_io {
 	unsigned int be_parts;
 };
 
+/* submit() finished io by itself (a page-cache read, a completion already in). */
+#define SCSI_IO_DONE_INLINE 1
+
 /* Block back-end; offsets and lengths in bytes, multiples of the block size. */
 struct scsi_blk_ops {
 	int (*readv)(void *opaque, uint64_t off, const struct iovec *iov, int cnt);
@@ -54,7 +57,9 @@ struct scsi_blk_ops {
 	/*
 	 * Optional asynchronous data path. 0: io runs and io->done() follows
 	 * exactly once (possibly before submit returns, on another thread);
-	 * < 0: nothing was started and the synchronous ops are used instead.
+	 * SCSI_IO_DONE_INLINE: io finished inside submit, its result (0 or
+	 * -errno) is in io->be_result and done() is not called; < 0: nothing
+	 * was done and the synchronous ops are used instead.
 	 */
 	int (*submit)(void *opaque, struct scsi_io *io);
 };

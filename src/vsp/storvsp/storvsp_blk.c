@@ -43,6 +43,13 @@ struct storvsp_blk {
 	uint32_t dio_mem_align;   /* buffer address multiple */
 	atomic_bool direct_refused;   /* the file system said EINVAL once: buffered from then */
 	atomic_ulong direct_writes;   /* writes that went O_DIRECT (tests, stats) */
+	/*
+	 * Reads tried with RWF_NOWAIT on the submitting thread before they go
+	 * to an engine: a page-cache hit then costs one copy and no hand-off.
+	 * Only the submitter touches these.
+	 */
+	bool no_nowait;               /* the file system refused RWF_NOWAIT */
+	unsigned long inline_reads;   /* reads served that way */
 };
 
 static int blk_submit(void *o, struct scsi_io *io);
@@ -178,10 +185,21 @@ static int blk_target(struct storvsp_blk *b, struct scsi_io *io, int *fd, uint64
  * One ring per disk. Submissions come from the transport (under its lock,
  * serialised by sq_lock as well); one thread reaps completions, finishes
  * short transfers with plain syscalls and calls io->done() without any lock.
+ *
+ * Many requests complete while io_uring_enter() submits them (a page-cache
+ * read, a direct write to a fast device): their completion is in the ring
+ * when submit returns. The submitter then takes it itself, under cq_lock,
+ * and reports the request done inline (SCSI_IO_DONE_INLINE) instead of
+ * waking the reaper to hand it back. It only takes completions of its own
+ * request from the head of the ring; anything else stays for the reaper,
+ * which waits for a non-empty ring and so cannot miss what is left there.
  */
 struct blk_uring {
 	struct io_uring ring;
 	pthread_mutex_t sq_lock;
+	pthread_mutex_t cq_lock;  /* consuming completions: the reaper or the submitter */
+	bool reap_inline;         /* the submitter may take its own completions */
+	atomic_ulong inline_done; /* requests it completed that way (tests, stats) */
 	pthread_t thread;
 	bool thread_started;
 	atomic_uint in_flight;   /* scsi_io operations started and not done */
@@ -198,6 +216,7 @@ struct blk_op {
 	unsigned int cqes;        /* completions seen so far */
 	bool sync_here;           /* a short FUA write: fdatasync in the reaper */
 	bool direct;              /* the data part went through b->direct_fd */
+	struct blk_op *next;      /* the reaper's list of finished operations */
 };
 
 #define BLK_STOP_TAG 1u   /* user_data of the NOP that ends the thread */
@@ -212,63 +231,84 @@ static void blk_op_done(struct blk_uring *u, struct blk_op *op)
 	io->done(io, r);
 }
 
+/*
+ * One completion of op (result res), under cq_lock: records the outcome in
+ * op->io and returns true once all of the operation's completions are in.
+ */
+static bool blk_cqe(struct blk_op *op, int res)
+{
+	struct scsi_io *io = op->io;
+
+	op->cqes++;
+	if (io->op == SCSI_IO_FLUSH) {
+		io->be_result = res < 0 ? res : 0;
+	} else if (op->cqes == 1) {
+		/* The data part (linked requests complete in order). */
+		if (res == -EINVAL && op->direct) {
+			/*
+			 * The file system refused O_DIRECT after all (an
+			 * alignment it did not report): do it buffered, and
+			 * its FUA sync here (the linked one was cancelled).
+			 */
+			atomic_store(&op->b->direct_refused, true);
+			io->be_result = fd_rw_from(op->fd, io->iov, io->iovcnt, op->file_off, 0, true);
+			op->sync_here = io->fua;
+		} else if (res < 0) {
+			io->be_result = res;
+		} else if ((uint64_t)res < io->len) {
+			/* Short: finish here; a linked fdatasync was cancelled. */
+			io->be_result = fd_rw_from(op->fd, io->iov, io->iovcnt, op->file_off,
+						   (size_t)res, io->op == SCSI_IO_WRITE);
+			op->sync_here = io->fua;
+		}
+	} else if (!io->be_result) {
+		/* The linked fdatasync of a FUA write. */
+		if (op->sync_here)
+			io->be_result = fdatasync(op->fd) < 0 ? -errno : 0;
+		else if (res < 0)
+			io->be_result = res;
+	}
+	return op->cqes == io->be_parts;
+}
+
 static void *blk_reaper(void *arg)
 {
 	struct blk_uring *u = arg;
+	bool stop = false;
 
-	for (;;) {
+	while (!stop) {
 		struct io_uring_cqe *cqe;
-		struct blk_op *op;
-		struct scsi_io *io;
-		int res, r;
+		struct blk_op *finished = NULL;
+		int r;
 
+		/* Sleep until the ring holds a completion; take them under cq_lock. */
 		r = io_uring_wait_cqe(&u->ring, &cqe);
 		if (r == -EINTR || r == -EAGAIN)
 			continue;
 		if (r < 0)
 			break;   /* the ring is unusable; nothing more will complete */
-		if (cqe->user_data == BLK_STOP_TAG) {
+		pthread_mutex_lock(&u->cq_lock);
+		while (!io_uring_peek_cqe(&u->ring, &cqe)) {
+			struct blk_op *op = (struct blk_op *)(uintptr_t)cqe->user_data;
+			int res = cqe->res;
+
 			io_uring_cqe_seen(&u->ring, cqe);
-			break;
-		}
-		op = (struct blk_op *)(uintptr_t)cqe->user_data;
-		res = cqe->res;
-		io_uring_cqe_seen(&u->ring, cqe);
-		if (!op)
-			continue;
-		io = op->io;
-		op->cqes++;
-		if (io->op == SCSI_IO_FLUSH) {
-			io->be_result = res < 0 ? res : 0;
-		} else if (op->cqes == 1) {
-			/* The data part (linked requests complete in order). */
-			if (res == -EINVAL && op->direct) {
-				/*
-				 * The file system refused O_DIRECT after all (an
-				 * alignment it did not report): do it buffered, and
-				 * its FUA sync here (the linked one was cancelled).
-				 */
-				atomic_store(&op->b->direct_refused, true);
-				io->be_result = fd_rw_from(op->fd, io->iov, io->iovcnt, op->file_off, 0,
-							   true);
-				op->sync_here = io->fua;
-			} else if (res < 0) {
-				io->be_result = res;
-			} else if ((uint64_t)res < io->len) {
-				/* Short: finish here; a linked fdatasync was cancelled. */
-				io->be_result = fd_rw_from(op->fd, io->iov, io->iovcnt, op->file_off,
-							   (size_t)res, io->op == SCSI_IO_WRITE);
-				op->sync_here = io->fua;
+			if (cqe->user_data == BLK_STOP_TAG) {
+				stop = true;
+				break;
 			}
-		} else if (!io->be_result) {
-			/* The linked fdatasync of a FUA write. */
-			if (op->sync_here)
-				io->be_result = fdatasync(op->fd) < 0 ? -errno : 0;
-			else if (res < 0)
-				io->be_result = res;
+			if (op && blk_cqe(op, res)) {
+				op->next = finished;
+				finished = op;
+			}
 		}
-		if (op->cqes == io->be_parts)
+		pthread_mutex_unlock(&u->cq_lock);
+		while (finished) {
+			struct blk_op *op = finished;
+
+			finished = op->next;
 			blk_op_done(u, op);
+		}
 	}
 	return NULL;
 }
@@ -301,6 +341,7 @@ static void blk_uring_free(struct blk_uring *u)
 	}
 	io_uring_queue_exit(&u->ring);
 	pthread_mutex_destroy(&u->sq_lock);
+	pthread_mutex_destroy(&u->cq_lock);
 	free(u);
 }
 
@@ -316,10 +357,14 @@ static struct blk_uring *blk_uring_new(void)
 		return NULL;
 	}
 	pthread_mutex_init(&u->sq_lock, NULL);
+	pthread_mutex_init(&u->cq_lock, NULL);
 	atomic_init(&u->in_flight, 0);
+	atomic_init(&u->inline_done, 0);
+	u->reap_inline = getenv("OPENHV_STORAGE_NO_INLINE") == NULL;   /* for comparisons */
 	if (pthread_create(&u->thread, NULL, blk_reaper, u)) {
 		io_uring_queue_exit(&u->ring);
 		pthread_mutex_destroy(&u->sq_lock);
+		pthread_mutex_destroy(&u->cq_lock);
 		free(u);
 		return NULL;
 	}
@@ -344,6 +389,37 @@ static bool blk_direct_fits(struct storvsp_blk *b, const struct scsi_io *io)
 	return true;
 }
 
+/*
+ * Right after submitting op, with cq_lock held (released here): take its
+ * completions if they are already at the head of the ring.
+ * SCSI_IO_DONE_INLINE when that finished it (the result is in
+ * op->io->be_result, done() will not be called), else 0 and the reaper
+ * finishes it. Holding cq_lock since before the submit, nobody else can
+ * have consumed a completion of op, so op is still alive here.
+ */
+static int uring_reap_own(struct blk_uring *u, struct blk_op *op)
+{
+	struct io_uring_cqe *cqe;
+	bool finished = false;
+
+	while (!io_uring_peek_cqe(&u->ring, &cqe) && cqe->user_data == (uintptr_t)op) {
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&u->ring, cqe);
+		if (blk_cqe(op, res)) {
+			finished = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&u->cq_lock);
+	if (!finished)
+		return 0;
+	free(op);
+	atomic_fetch_sub(&u->in_flight, 1);
+	atomic_fetch_add(&u->inline_done, 1);
+	return SCSI_IO_DONE_INLINE;
+}
+
 static int uring_submit(struct storvsp_blk *b, struct scsi_io *io)
 {
 	struct blk_uring *u = b->u;
@@ -351,6 +427,7 @@ static int uring_submit(struct storvsp_blk *b, struct scsi_io *io)
 	struct blk_op *op;
 	uint64_t file_off;
 	int fd = -1, r;
+	bool own;
 
 	if (atomic_load(&u->in_flight) >= BLK_QUEUE_DEPTH)
 		return -EAGAIN;   /* full: the caller does it synchronously (back-pressure) */
@@ -412,11 +489,20 @@ static int uring_submit(struct storvsp_blk *b, struct scsi_io *io)
 	atomic_fetch_add(&u->in_flight, 1);
 	if (op->direct)
 		atomic_fetch_add(&b->direct_writes, 1);
+	/*
+	 * Hold cq_lock over the submit when it is free: the reaper, woken by a
+	 * completion posted during the submit, then waits until this thread has
+	 * looked for its own (else it would usually win the race and hand the
+	 * request back the slow way).
+	 */
+	own = u->reap_inline && !pthread_mutex_trylock(&u->cq_lock);
 	r = io_uring_submit(&u->ring);
 	if (r < 0)
 		u->broken = true;   /* the SQEs stay queued: never submit this ring again */
 	pthread_mutex_unlock(&u->sq_lock);
 	if (r < 0) {
+		if (own)
+			pthread_mutex_unlock(&u->cq_lock);
 		/*
 		 * The kernel took none of it (io_uring_submit fails before
 		 * consuming SQEs only for ring-wide errors): give it back.
@@ -425,7 +511,7 @@ static int uring_submit(struct storvsp_blk *b, struct scsi_io *io)
 		free(op);
 		return -EAGAIN;
 	}
-	return 0;
+	return own ? uring_reap_own(u, op) : 0;
 }
 #else
 struct blk_uring {
@@ -606,10 +692,39 @@ void storvsp_blk_set_engine(enum storvsp_blk_engine e)
 	atomic_store(&blk_engine_wanted, e);
 }
 
+/*
+ * A read served from the page cache right here, when all of it is there:
+ * preadv2(RWF_NOWAIT) copies what is cached and never waits for the device.
+ * Anything less (a miss, a partial hit, end of file, an error) goes to the
+ * engine as before; the engine then reads the whole range again.
+ */
+static int blk_read_inline(struct storvsp_blk *b, struct scsi_io *io)
+{
+	uint64_t file_off;
+	ssize_t got;
+	int fd;
+
+	if (b->no_nowait || blk_target(b, io, &fd, &file_off))
+		return -EAGAIN;
+	got = preadv2(fd, io->iov, io->iovcnt, (off_t)file_off, RWF_NOWAIT);
+	if (got >= 0 && (uint64_t)got == io->len) {
+		io->be_result = 0;
+		b->inline_reads++;
+		return SCSI_IO_DONE_INLINE;
+	}
+	if (got < 0 && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS ||
+			errno == EPERM))
+		b->no_nowait = true;   /* not on this file (system): stop trying */
+	return -EAGAIN;
+}
+
 static int blk_submit(void *o, struct scsi_io *io)
 {
 	struct storvsp_blk *b = o;
 
+	if (io->op == SCSI_IO_READ && (b->u || b->pool) &&
+	    blk_read_inline(b, io) == SCSI_IO_DONE_INLINE)
+		return SCSI_IO_DONE_INLINE;
 	if (b->u)
 		return uring_submit(b, io);
 	if (b->pool)
@@ -811,6 +926,8 @@ int storvsp_blk_open_chain(const char *path, int fd, const int *parent_fds, unsi
 		b->pool = blk_pool_new();
 	if (b->u && b->raw_fd >= 0 && !p.read_only)
 		blk_open_direct(b, path, fd >= 0);
+	/* For comparisons: NO_INLINE turns off both inline paths, NO_CACHED_READS this one. */
+	b->no_nowait = getenv("OPENHV_STORAGE_NO_INLINE") || getenv("OPENHV_STORAGE_NO_CACHED_READS");
 	r = scsi_disk_new(&p, info.type == DISK_TYPE_DIFF ? &blk_ops_nodiscard : &blk_ops, b,
 			  &b->sd);
 	if (r) {
@@ -850,6 +967,21 @@ const char *storvsp_blk_engine_name(const struct storvsp_blk *b)
 unsigned long storvsp_blk_direct_writes(struct storvsp_blk *b)
 {
 	return atomic_load(&b->direct_writes);
+}
+
+unsigned long storvsp_blk_inline_reads(const struct storvsp_blk *b)
+{
+	return b->inline_reads;
+}
+
+unsigned long storvsp_blk_inline_completions(const struct storvsp_blk *b)
+{
+#ifdef HAVE_LIBURING
+	return b->u ? atomic_load(&b->u->inline_done) : 0;
+#else
+	(void)b;
+	return 0;
+#endif
 }
 
 int storvsp_blk_close(struct storvsp_blk *b)

@@ -5,7 +5,9 @@
  * READ/WRITE/SYNCHRONIZE CACHE go through io_uring (or a thread pool, see
  * storvsp_blk_set_engine()) where the image maps the range to one host
  * extent (raw always; VHD/VHDX allocated blocks, via disk_map()); a reaper
- * thread per disk completes them. Aligned writes to raw
+ * thread per disk completes them, unless they finish on the submitting
+ * thread (page-cache reads, io_uring completions already in the ring:
+ * storvsp_blk_inline_reads()). Aligned writes to raw
  * images go O_DIRECT (storvsp_blk_direct_writes()). Everything else
  * (allocating writes, parent reads, VHD/VHDX flush and FUA, which must also
  * commit metadata, and requests beyond the queue depth) runs synchronously
@@ -69,6 +71,19 @@ const char *storvsp_blk_engine_name(const struct storvsp_blk *b);
  * is the same either way: FUA and SYNCHRONIZE CACHE still fdatasync.
  */
 unsigned long storvsp_blk_direct_writes(struct storvsp_blk *b);
+/*
+ * Reads served from the host page cache on the submitting thread so far
+ * (preadv2 with RWF_NOWAIT, tried first on the asynchronous engines; a miss
+ * goes to the engine). OPENHV_STORAGE_NO_CACHED_READS=1 turns this off,
+ * OPENHV_STORAGE_NO_INLINE=1 this and the inline completions below.
+ */
+unsigned long storvsp_blk_inline_reads(const struct storvsp_blk *b);
+/*
+ * io_uring requests whose completion was already in the ring when submit
+ * returned, finished by the submitting thread without the reaper (same
+ * switch). Reads the page cache served are not counted here.
+ */
+unsigned long storvsp_blk_inline_completions(const struct storvsp_blk *b);
 /* Flush and close; returns the first error. NULL ok. */
 int storvsp_blk_close(struct storvsp_blk *b);
 

@@ -253,6 +253,21 @@ static void aio_start(struct aio_req *q, struct scsi_disk *d, uint8_t opcode, ui
 	aio_start_split(q, d, opcode, lba, count, data, fua, 700);
 }
 
+/* Does this file take preadv2(RWF_NOWAIT) (ext4, xfs: yes; tmpfs on 6.1: no)? */
+static bool file_has_nowait(const char *path)
+{
+	char c;
+	struct iovec v = { &c, 1 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = preadv2(fd, &v, 1, 0, RWF_NOWAIT) >= 0 || errno == EAGAIN;
+	close(fd);
+	return ok;
+}
+
 /*
  * Wait up to 5 s for done(), then finish the command as the transport does
  * (storvsp under its lock; here on the test thread, so r.pending stays
@@ -260,6 +275,8 @@ static void aio_start(struct aio_req *q, struct scsi_disk *d, uint8_t opcode, ui
  */
 static bool aio_wait(struct aio_req *q)
 {
+	if (!q->r.pending)
+		return true;   /* finished inside scsi_disk_exec (synchronous or served inline) */
 	for (int i = 0; i < 5000 && !atomic_load(&q->done); i++)
 		usleep(1000);
 	if (!atomic_load(&q->done))
@@ -274,6 +291,8 @@ static void async_raw_read_write_flush(void)
 	static struct aio_req q[8];
 	struct storvsp_blk *b = NULL;
 	char err[256] = "";
+	unsigned long inl;
+	bool nowait;
 	int fd;
 
 	make_image();
@@ -302,10 +321,35 @@ static void async_raw_read_write_flush(void)
 	T_EXPECT(q[0].r.pending);
 	T_ASSERT(aio_wait(&q[0]));
 	T_EXPECT_EQ(q[0].r.status, SCSI_STATUS_GOOD);
-	/* Read one back asynchronously. */
+	/*
+	 * Read one back: the data is in the host page cache, so where the file
+	 * system takes RWF_NOWAIT the read is served inside submit (no engine,
+	 * no done() call), else it goes to the engine.
+	 */
+	nowait = file_has_nowait(img);
+	inl = storvsp_blk_inline_reads(b);
 	memset(got, 0, sizeof(got));
 	aio_start(&q[1], storvsp_blk_disk(b), 0x28, 64 + 8 * 5, 8, got, false);
-	T_EXPECT(q[1].r.pending);
+	T_EXPECT_EQ(q[1].r.pending, !nowait);
+	T_ASSERT(aio_wait(&q[1]));
+	T_EXPECT_EQ(q[1].r.status, SCSI_STATUS_GOOD);
+	T_EXPECT_EQ(q[1].r.xfer, 4096u);
+	T_EXPECT_MEMEQ(got, w[5], sizeof(got));
+	T_EXPECT_EQ(storvsp_blk_inline_reads(b) - inl, nowait ? 1ul : 0ul);
+	T_EXPECT_EQ(atomic_load(&q[1].done), nowait ? 0 : 1);
+	/*
+	 * The same range once the host dropped it from its page cache (clean
+	 * after the SYNCHRONIZE CACHE above): still the right data, whichever
+	 * way it comes (a RWF_NOWAIT miss starts readahead, and on a fast
+	 * device the page may be back before the call returns, so the path it
+	 * takes is not checked here).
+	 */
+	fd = open(img, O_RDONLY | O_CLOEXEC);
+	T_ASSERT(fd >= 0);
+	T_EXPECT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	close(fd);
+	memset(got, 0, sizeof(got));
+	aio_start(&q[1], storvsp_blk_disk(b), 0x28, 64 + 8 * 5, 8, got, false);
 	T_ASSERT(aio_wait(&q[1]));
 	T_EXPECT_EQ(q[1].r.status, SCSI_STATUS_GOOD);
 	T_EXPECT_MEMEQ(got, w[5], sizeof(got));
@@ -486,6 +530,64 @@ static void test_async_direct_writes_mix_with_buffered_io(void)
 		T_SKIP("this file system has no O_DIRECT: only the buffered path ran");
 }
 
+/*
+ * A completion already in the ring when io_uring_enter() returns is taken
+ * by the submitting thread: with the page-cache reads switched off, a read
+ * of cached data goes to io_uring, which serves it during the submit, and
+ * the request is finished without done(). With OPENHV_STORAGE_NO_INLINE it
+ * goes the old way, through the reaper thread.
+ */
+static void test_async_completion_taken_inline(void)
+{
+	static uint8_t w[4096], got[4096];
+	static struct aio_req q;
+	struct storvsp_blk *b = NULL;
+	char err[256] = "";
+	bool nowait;
+	int fd;
+
+	make_image();
+	memset(w, 0x6b, sizeof(w));
+	fd = open(img, O_RDWR | O_CLOEXEC);
+	T_ASSERT(fd >= 0);
+	T_ASSERT(pwrite(fd, w, sizeof(w), 8 * 512) == (ssize_t)sizeof(w));
+	close(fd);
+	nowait = file_has_nowait(img);
+	for (int pass = 0; pass < 2; pass++) {
+		bool inl = pass == 0;
+
+		setenv(inl ? "OPENHV_STORAGE_NO_CACHED_READS" : "OPENHV_STORAGE_NO_INLINE", "1", 1);
+		T_ASSERT_EQ(storvsp_blk_open(img, -1, false, false, &b, err, sizeof(err)), 0);
+		unsetenv("OPENHV_STORAGE_NO_CACHED_READS");
+		unsetenv("OPENHV_STORAGE_NO_INLINE");
+		if (!storvsp_blk_async(b) || !strcmp(storvsp_blk_engine_name(b), "thread pool")) {
+			T_EXPECT_EQ(storvsp_blk_close(b), 0);
+			remove_image();
+			T_SKIP("io_uring is not available here");
+			return;
+		}
+		memset(got, 0, sizeof(got));
+		aio_start(&q, storvsp_blk_disk(b), 0x28, 8, 8, got, false);
+		if (inl && nowait) {
+			T_EXPECT(!q.r.pending);
+			T_EXPECT_EQ(storvsp_blk_inline_completions(b), 1ul);
+		} else if (!inl) {
+			T_EXPECT(q.r.pending);
+			T_EXPECT_EQ(storvsp_blk_inline_completions(b), 0ul);
+		}
+		T_ASSERT(aio_wait(&q));
+		T_EXPECT_EQ(atomic_load(&q.done), inl && nowait ? 0 : 1);
+		T_EXPECT_EQ(q.r.status, SCSI_STATUS_GOOD);
+		T_EXPECT_EQ(q.r.xfer, 4096u);
+		T_EXPECT_MEMEQ(got, w, sizeof(got));
+		T_EXPECT_EQ(storvsp_blk_inline_reads(b), 0ul);
+		T_EXPECT_EQ(storvsp_blk_close(b), 0);
+	}
+	remove_image();
+	if (!nowait)
+		T_SKIP("this file system serves no read during the submit (no RWF_NOWAIT)");
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_open_by_path_writes_the_file),
 	T_CASE(test_open_from_fd_dups_and_caller_keeps_it),
@@ -494,6 +596,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_async_raw_read_write_flush),
 	T_CASE(test_async_read_past_end_of_file_reads_zero),
 	T_CASE(test_async_direct_writes_mix_with_buffered_io),
+	T_CASE(test_async_completion_taken_inline),
 	T_CASE(test_threads_raw_read_write_flush),
 	T_CASE(test_sync_engine_runs_on_the_callers_thread),
 	{ 0 },
