@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# ehost-timeout: 900  (seconds for tools/check.sh; normally 7-9 minutes in the emulated host)
+# ehost-timeout: 1200  (seconds for tools/check.sh; normally about 10 minutes in the emulated host)
 # Real guests through the management service, part 2 (tests/daemon/guest-disks.sh):
 # two disks and a NIC passed to the sealed worker, disk hot-add/hot-remove,
 # a reboot inside the worker, then several guests at once with one worker
