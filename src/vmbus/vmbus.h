@@ -100,6 +100,14 @@ struct vmbus_dev_class {
 	int (*packet)(struct vmbus_chan *chan, const struct vmbus_pkt *pkt);
 	/* Optional: space freed in the host->guest ring after send() said -EAGAIN. */
 	void (*writable)(struct vmbus_chan *chan);
+	/*
+	 * The guest driver reads every packet per interrupt (storvsc does;
+	 * some hv_utils callbacks read only one): packets sent while the
+	 * server drains this channel's inbound ring then get one signal at the
+	 * end of the drain, if the guest has not masked its ring by then,
+	 * instead of one each.
+	 */
+	bool batch_signals;
 };
 
 struct vmbus_stats {

@@ -200,6 +200,12 @@ static int64_t ring_free(const struct vmbus_ring *ring)
 	return (int64_t)ring->size - ring_used(ring, rd, ring->index);
 }
 
+bool vmbus_ring_consumer_unmasked(const struct vmbus_ring *ring)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return load_u32(&ring->hdr->interrupt_mask) == 0;
+}
+
 bool vmbus_ring_writable(struct vmbus_ring *ring, uint32_t needed)
 {
 	int64_t fr = ring_free(ring);

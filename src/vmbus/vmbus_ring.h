@@ -73,6 +73,8 @@ int vmbus_ring_write(struct vmbus_ring *ring, uint16_t type, uint16_t flags, uin
 int vmbus_ring_write_hdr(struct vmbus_ring *ring, uint16_t type, uint16_t flags,
 			 uint64_t trans_id, uint32_t hdr_len, const void *payload, uint32_t len,
 			 bool *ret_signal) MUST_CHECK;
+/* Producer: true when the consumer has not masked its interrupt (after a full fence). */
+bool vmbus_ring_consumer_unmasked(const struct vmbus_ring *ring);
 /* Producer: true (and pending_send_sz cleared) if `needed` bytes now fit. */
 bool vmbus_ring_writable(struct vmbus_ring *ring, uint32_t needed);
 

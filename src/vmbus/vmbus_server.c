@@ -75,6 +75,8 @@ struct vmbus_chan {
 	struct vmbus_ring out;   /* host->guest (host produces) */
 	uint8_t *pktbuf;
 	uint32_t pktbuf_size;
+	bool defer_signal;       /* draining a batch_signals channel: signal at the end */
+	bool signal_owed;        /* a packet went out while defer_signal was set */
 };
 
 struct vmbus_dev {
@@ -117,6 +119,7 @@ struct vmbus_server {
 	uint32_t n_gpadls;
 	uint64_t gpadl_bytes;
 	struct vmbus_stats stats;
+	bool no_batch_signals;   /* OPENHV_VMBUS_NO_BATCH_SIGNALS: for comparisons */
 };
 
 /* ---- small helpers ---- */
@@ -752,6 +755,7 @@ static int chan_drain(struct vmbus_server *srv, struct vmbus_chan *chan)
 {
 	int n = 0;
 
+	chan->defer_signal = chan->dev->cls->batch_signals && !srv->no_batch_signals;
 	/*
 	 * PERF, not done: masking the guest's signals (interrupt_mask of this
 	 * ring) while we drain, then unmasking and looking once more, is what
@@ -790,6 +794,17 @@ static int chan_drain(struct vmbus_server *srv, struct vmbus_chan *chan)
 		chan->want_writable = false;
 		if (chan->dev->cls->writable)
 			chan->dev->cls->writable(chan);
+	}
+	/*
+	 * One signal for what the drain sent. A guest that masked its ring
+	 * meanwhile is reading it and looks at the write index once more when
+	 * it unmasks, so it sees these packets without one.
+	 */
+	chan->defer_signal = false;
+	if (chan->signal_owed) {
+		chan->signal_owed = false;
+		if (chan->open && vmbus_ring_consumer_unmasked(&chan->out))
+			signal_guest(chan);
 	}
 	return n;
 }
@@ -895,6 +910,7 @@ int vmbus_server_new(const struct gm *gm, const struct vmbus_server_config *cfg,
 		return -ENOMEM;
 	srv->gm = gm;
 	srv->cfg = *cfg;
+	srv->no_batch_signals = getenv("OPENHV_VMBUS_NO_BATCH_SIGNALS") != NULL;
 	srv->ops = ops;
 	srv->opaque = opaque;
 	srv->msg_sint = VMBUS_MESSAGE_SINT;
@@ -1298,7 +1314,9 @@ int vmbus_chan_send_hdr(struct vmbus_chan *chan, uint16_t type, uint16_t flags, 
 	if (r)
 		goto out;
 	srv->stats.pkts_out++;
-	if (sig)
+	if (sig && chan->defer_signal)
+		chan->signal_owed = true;
+	else if (sig)
 		signal_guest(chan);
 out:
 	srv_unlock(srv);

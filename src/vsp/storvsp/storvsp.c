@@ -102,6 +102,8 @@ static const struct vmbus_dev_class storvsp_class = {
 	.close = sv_on_close,
 	.packet = sv_on_packet,
 	.writable = sv_on_writable,
+	/* storvsc's callback reads its ring to the end on every interrupt. */
+	.batch_signals = true,
 };
 
 int storvsp_new(struct vmbus_server *srv, const struct gm *gm, struct storvsp **ret)

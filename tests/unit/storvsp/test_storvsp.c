@@ -2,6 +2,7 @@
 /* storvsp against a fake storvsc over the real hv + VMBus: init sequence,
  * LUN scan, GPA-direct data transfers, error completions, hostile packets. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../lib/t.h"
@@ -450,6 +451,54 @@ static void test_ring_full_completions_are_kept(void)
 	svg_free(&g);
 }
 
+/*
+ * Completions sent while the host drains the request ring get one guest
+ * signal at the end of the drain (storvsc reads its ring to the end per
+ * interrupt), not one each; OPENHV_VMBUS_NO_BATCH_SIGNALS brings back one
+ * per completion. The fake guest never masks its ring.
+ */
+static void test_completions_of_one_drain_signal_once(void)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		struct vstor_packet_wire vp = { 0 }, c;
+		struct vmbus_stats before, after;
+		uint64_t t;
+		int got = 0;
+
+		if (pass)
+			setenv("OPENHV_VMBUS_NO_BATCH_SIGNALS", "1", 1);
+		setup(1);
+		unsetenv("OPENHV_VMBUS_NO_BATCH_SIGNALS");
+		vp.operation = VSTOR_OP_EXECUTE_SRB;
+		vp.flags = 1;
+		vp.srb.cdb_length = 6;             /* TEST UNIT READY */
+		vp.srb.data_in = VSTOR_DATA_NONE;
+		vmbus_server_get_stats(g.fg->srv, &before);
+		/*
+		 * Eight requests in the ring before the host looks: the host's
+		 * mask on its inbound ring holds the fake guest's signals back
+		 * (the host itself never sets it); then one signal, and one
+		 * drain takes all eight.
+		 */
+		fg_ring_hdr(&g.ch, false)->interrupt_mask = 1;
+		for (int i = 0; i < 8; i++)
+			T_ASSERT_EQ(fg_chan_write(&g.ch, VMBUS_PKT_DATA_INBAND,
+						  VMBUS_PKT_FLAG_COMPLETION_REQUESTED, (uint64_t)i + 1,
+						  &vp, sizeof(vp)), 0);
+		fg_ring_hdr(&g.ch, false)->interrupt_mask = 0;
+		fg_chan_signal(&g.ch);
+		vmbus_server_get_stats(g.fg->srv, &after);
+		while (svg_read(&g, &c, &t) >= 0) {
+			T_EXPECT_EQ(c.srb.srb_status, SRB_STATUS_SUCCESS);
+			got++;
+		}
+		T_EXPECT_EQ(got, 8);
+		T_EXPECT_EQ(after.pkts_out - before.pkts_out, 8u);
+		T_EXPECT_EQ(after.signals_out - before.signals_out, pass ? 8u : 1u);
+		svg_free(&g);
+	}
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_init_sequence),
 	T_CASE(test_lun_scan),
@@ -459,6 +508,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_check_condition_completion),
 	T_CASE(test_hostile_packets),
 	T_CASE(test_ring_full_completions_are_kept),
+	T_CASE(test_completions_of_one_drain_signal_once),
 	{ 0 },
 };
 

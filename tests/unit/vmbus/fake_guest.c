@@ -514,6 +514,12 @@ static void fg_signal(struct fg_chan *ch)
 			   0);
 }
 
+void fg_chan_signal(struct fg_chan *ch)
+{
+	fg_signal(ch);
+	fg_run_host(ch->fg);
+}
+
 int fg_chan_write(struct fg_chan *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
 		  const void *payload, uint32_t len)
 {

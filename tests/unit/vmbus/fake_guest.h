@@ -124,6 +124,8 @@ int fg_close(struct fg_chan *ch);
 
 /* Guest writes a packet into the guest->host ring (Linux hv_ringbuffer_write +
  * signalling); returns 0, -EAGAIN (ring full). */
+/* Signal the host about ch (as a write to an empty ring does) and let it run. */
+void fg_chan_signal(struct fg_chan *ch);
 int fg_chan_write(struct fg_chan *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
 		  const void *payload, uint32_t len);
 /* Guest reads the next host->guest packet; returns payload length, -EAGAIN. */
