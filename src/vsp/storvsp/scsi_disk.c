@@ -493,6 +493,28 @@ static bool range_check(struct scsi_disk *d, struct scsi_req *r, uint64_t lba, u
 	return true;
 }
 
+/*
+ * Hand io (filled in for r) to the back-end's submit(). True when the command
+ * is now the back-end's (pending until scsi_disk_finish()) or already
+ * finished inline; false when the synchronous ops must do it.
+ */
+static bool aio_submit(struct scsi_disk *d, struct scsi_req *r, struct scsi_io *io)
+{
+	int rc;
+
+	r->status = SCSI_STATUS_GOOD;
+	r->pending = true;
+	rc = d->ops->submit(d->opaque, io);
+	if (!rc)
+		return true;
+	if (rc == SCSI_IO_DONE_INLINE) {
+		scsi_disk_finish(d, r, io->be_result);
+		return true;
+	}
+	r->pending = false;
+	return false;
+}
+
 static void cmd_rw(struct scsi_disk *d, struct scsi_req *r, bool write, uint64_t lba,
 		   uint64_t count, bool fua)
 {
@@ -529,16 +551,8 @@ static void cmd_rw(struct scsi_disk *d, struct scsi_req *r, bool write, uint64_t
 		io->off = lba * d->p.block_size;
 		io->len = bytes;
 		io->iovcnt = n;
-		r->status = SCSI_STATUS_GOOD;
-		r->pending = true;
-		rc = d->ops->submit(d->opaque, io);
-		if (!rc)
+		if (aio_submit(d, r, io))
 			return;
-		if (rc == SCSI_IO_DONE_INLINE) {
-			scsi_disk_finish(d, r, io->be_result);
-			return;
-		}
-		r->pending = false;
 	}
 	n = iov_slice(d->iov, SCSI_MAX_IOV, r, bytes);
 	if (n < 0) {
@@ -582,16 +596,8 @@ static void cmd_sync_cache(struct scsi_disk *d, struct scsi_req *r, uint64_t lba
 		io->fua = false;
 		io->off = io->len = 0;
 		io->iovcnt = 0;
-		r->status = SCSI_STATUS_GOOD;
-		r->pending = true;
-		rc = d->ops->submit(d->opaque, io);
-		if (!rc)
+		if (aio_submit(d, r, io))
 			return;
-		if (rc == SCSI_IO_DONE_INLINE) {
-			scsi_disk_finish(d, r, io->be_result);
-			return;
-		}
-		r->pending = false;
 	}
 	rc = d->p.read_only ? 0 : d->ops->flush(d->opaque);
 	if (rc) {

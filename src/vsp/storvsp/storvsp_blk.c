@@ -420,20 +420,17 @@ static int uring_reap_own(struct blk_uring *u, struct blk_op *op)
 	return SCSI_IO_DONE_INLINE;
 }
 
-static int uring_submit(struct storvsp_blk *b, struct scsi_io *io)
+/* io at fd/file_off (from blk_target()) on the ring. */
+static int uring_submit(struct storvsp_blk *b, struct scsi_io *io, int fd, uint64_t file_off)
 {
 	struct blk_uring *u = b->u;
 	struct io_uring_sqe *sqe, *sync = NULL;
 	struct blk_op *op;
-	uint64_t file_off;
-	int fd = -1, r;
+	int r;
 	bool own;
 
 	if (atomic_load(&u->in_flight) >= BLK_QUEUE_DEPTH)
 		return -EAGAIN;   /* full: the caller does it synchronously (back-pressure) */
-	r = blk_target(b, io, &fd, &file_off);
-	if (r)
-		return r;
 	op = calloc(1, sizeof(*op));
 	if (!op)
 		return -ENOMEM;
@@ -528,10 +525,12 @@ static struct blk_uring *blk_uring_new(void)
 	return NULL;
 }
 
-static int uring_submit(struct storvsp_blk *b, struct scsi_io *io)
+static int uring_submit(struct storvsp_blk *b, struct scsi_io *io, int fd, uint64_t file_off)
 {
 	(void)b;
 	(void)io;
+	(void)fd;
+	(void)file_off;
 	return -EAGAIN;
 }
 #endif
@@ -649,18 +648,14 @@ static struct blk_pool *blk_pool_new(void)
 	return p;
 }
 
-static int pool_submit(struct storvsp_blk *b, struct scsi_io *io)
+/* io at fd/file_off (from blk_target()) on the thread pool. */
+static int pool_submit(struct storvsp_blk *b, struct scsi_io *io, int fd, uint64_t file_off)
 {
 	struct blk_pool *p = b->pool;
 	struct blk_pool_op *op;
-	uint64_t file_off;
-	int fd = -1, r;
 
 	if (__atomic_load_n(&p->queued, __ATOMIC_RELAXED) >= BLK_QUEUE_DEPTH)
 		return -EAGAIN;   /* full: the caller does it synchronously (back-pressure) */
-	r = blk_target(b, io, &fd, &file_off);
-	if (r)
-		return r;
 	op = calloc(1, sizeof(*op));
 	if (!op)
 		return -ENOMEM;
@@ -698,13 +693,11 @@ void storvsp_blk_set_engine(enum storvsp_blk_engine e)
  * Anything less (a miss, a partial hit, end of file, an error) goes to the
  * engine as before; the engine then reads the whole range again.
  */
-static int blk_read_inline(struct storvsp_blk *b, struct scsi_io *io)
+static int blk_read_inline(struct storvsp_blk *b, struct scsi_io *io, int fd, uint64_t file_off)
 {
-	uint64_t file_off;
 	ssize_t got;
-	int fd;
 
-	if (b->no_nowait || blk_target(b, io, &fd, &file_off))
+	if (b->no_nowait)
 		return -EAGAIN;
 	got = preadv2(fd, io->iov, io->iovcnt, (off_t)file_off, RWF_NOWAIT);
 	if (got >= 0 && (uint64_t)got == io->len) {
@@ -721,15 +714,18 @@ static int blk_read_inline(struct storvsp_blk *b, struct scsi_io *io)
 static int blk_submit(void *o, struct scsi_io *io)
 {
 	struct storvsp_blk *b = o;
+	uint64_t file_off;
+	int fd, r;
 
-	if (io->op == SCSI_IO_READ && (b->u || b->pool) &&
-	    blk_read_inline(b, io) == SCSI_IO_DONE_INLINE)
+	if (!b->u && !b->pool)
+		return -EAGAIN;
+	/* Where the data lives, once for the inline try and the engine. */
+	r = blk_target(b, io, &fd, &file_off);
+	if (r)
+		return r;
+	if (io->op == SCSI_IO_READ && blk_read_inline(b, io, fd, file_off) == SCSI_IO_DONE_INLINE)
 		return SCSI_IO_DONE_INLINE;
-	if (b->u)
-		return uring_submit(b, io);
-	if (b->pool)
-		return pool_submit(b, io);
-	return -EAGAIN;
+	return b->u ? uring_submit(b, io, fd, file_off) : pool_submit(b, io, fd, file_off);
 }
 
 /* FNV-1a, to derive stable identifiers from the path when the image has none. */
