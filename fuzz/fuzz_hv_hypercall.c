@@ -6,6 +6,8 @@
  * run against a 64 KiB guest. Whatever the guest does, hv must answer with a
  * status or #GP and never crash, leak or loop.
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +45,28 @@ static void fz_crash(void *opaque, const struct hv_crash_report *rep)
 	(void)rep;
 }
 
+/* Lazy EOI: hv must only ever name a real VP and the three x2APIC registers. */
+static int fz_eoi_assist(void *opaque, uint32_t vp, uint64_t gpa, bool on)
+{
+	(void)opaque;
+	if (vp >= 2)
+		abort();
+	return on && gpa >= FZ_RAM ? -EINVAL : 0;
+}
+
+static int fz_apic_msr(void *opaque, uint32_t vp, uint32_t msr, bool write, uint64_t *val)
+{
+	(void)opaque;
+	if (vp >= 2 || (msr != 0x808 && msr != 0x80B && msr != 0x830))
+		abort();
+	if (!write)
+		*val = msr;
+	return fz_tsc & 0x1000 ? -EINVAL : 0;   /* now and then the LAPIC says no */
+}
+
 static const struct hv_host_ops fz_ops = {
 	.inject_irq = fz_inject, .read_tsc = fz_read_tsc, .crash = fz_crash,
+	.eoi_assist = fz_eoi_assist, .apic_msr = fz_apic_msr,
 };
 
 static struct hv *fz_hv;
@@ -84,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct hv_config cfg = { .vp_count = 2, .tsc_hz = 2000000000ull, .crash_msrs = true,
-				 .reference_tsc_page = true };
+				 .reference_tsc_page = true, .lazy_eoi = true };
 	struct fz_in in = { data, size };
 	uint8_t *ram = calloc(1, FZ_RAM);
 	struct gm *gm = gm_new();

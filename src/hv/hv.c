@@ -70,7 +70,8 @@ static size_t hv_build_stub(const struct hv_config *cfg, uint8_t *b)
 static const uint32_t hv_msrs[] = {
 	HV_X64_MSR_GUEST_OS_ID,   HV_X64_MSR_HYPERCALL,     HV_X64_MSR_VP_INDEX,
 	HV_X64_MSR_TIME_REF_COUNT, HV_X64_MSR_REFERENCE_TSC, HV_X64_MSR_TSC_FREQUENCY,
-	HV_X64_MSR_APIC_FREQUENCY, HV_X64_MSR_VP_ASSIST_PAGE, HV_X64_MSR_SCONTROL,
+	HV_X64_MSR_APIC_FREQUENCY, HV_X64_MSR_EOI,          HV_X64_MSR_ICR,
+	HV_X64_MSR_TPR,           HV_X64_MSR_VP_ASSIST_PAGE, HV_X64_MSR_SCONTROL,
 	HV_X64_MSR_SVERSION,      HV_X64_MSR_SIEFP,         HV_X64_MSR_SIMP,
 	HV_X64_MSR_EOM,           0x40000090u, 0x40000091u, 0x40000092u, 0x40000093u,
 	0x40000094u, 0x40000095u, 0x40000096u, 0x40000097u, 0x40000098u, 0x40000099u,
@@ -115,7 +116,8 @@ uint64_t hv_ref_time(struct hv *hv)
  * without any KVM signature, hypercall + VP index (mandatory for detection),
  * SynIC, frequency MSRs and TSC invariant so Linux keeps the native TSC as
  * clocksource with no calibration, AEOI deprecated because KVM's LAPIC cannot
- * auto-EOI, crash MSRs. No TIME_REF_COUNT feature bit without the TSC page:
+ * auto-EOI, crash MSRs, and (lazy_eoi) the APIC access hint, whose only
+ * effect on an x2APIC Linux guest is the lazy EOI. No TIME_REF_COUNT feature bit without the TSC page:
  * it would make every clock read an MSR exit.
  */
 static void hv_build_cpuid(const struct hv_config *cfg, struct hv_cpuid_entry *e)
@@ -144,6 +146,8 @@ static void hv_build_cpuid(const struct hv_config *cfg, struct hv_cpuid_entry *e
 	e[3].ebx = HV_POST_MESSAGES | HV_SIGNAL_EVENTS;
 	e[3].edx = feat_d;
 	e[4].eax = HV_DEPRECATING_AEOI_RECOMMENDED;
+	if (cfg->lazy_eoi)
+		e[4].eax |= HV_X64_APIC_ACCESS_RECOMMENDED;
 	e[4].ebx = 0xFFFFFFFFu; /* spinlock retry count: never notify */
 	e[5].eax = cfg->vp_count;
 	e[5].ebx = cfg->vp_count;
@@ -182,6 +186,8 @@ int hv_new(const struct gm *gm, const struct hv_config *cfg, const struct hv_hos
 
 	if (!gm || !cfg || !ops || !ops->inject_irq || !ops->read_tsc || !cfg->vp_count ||
 	    cfg->vp_count > HV_MAX_VPS || !cfg->tsc_hz)
+		return -EINVAL;
+	if (cfg->lazy_eoi && (!ops->eoi_assist || !ops->apic_msr))
 		return -EINVAL;
 	/* Doorbells: ids and ports must not wrap, nor cover the hypercall port. */
 	if (cfg->doorbell_count &&
@@ -248,6 +254,9 @@ void hv_reset(struct hv *hv)
 	hv->tsc_seq = 0;
 	memset(hv->crash_p, 0, sizeof(hv->crash_p));
 	for (uint32_t i = 0; i < hv->cfg.vp_count; i++) {
+		/* The LAPIC must stop writing into a page of the old kernel. */
+		if (hv->cfg.lazy_eoi && (hv->vps[i].vp_assist & HV_MSR_PAGE_ENABLE))
+			(void)hv->ops->eoi_assist(hv->opaque, i, 0, false);
 		hv_synic_flush_vp(&hv->vps[i]);
 		hv_vp_power_on(&hv->vps[i]);
 	}
@@ -317,6 +326,62 @@ static bool is_crash_p_msr(uint32_t msr)
 	return msr >= HV_X64_MSR_CRASH_P0 && msr <= HV_X64_MSR_CRASH_P4;
 }
 
+/*
+ * Lazy EOI (hv_config.lazy_eoi). The APIC access MSRs use the xAPIC register
+ * layout; the LAPIC is reached through its x2APIC MSRs, so they work for a
+ * guest in x2APIC mode, which is the only mode in which Linux uses just the
+ * EOI one. In xAPIC mode the LAPIC refuses and the guest gets a #GP.
+ */
+#define X2APIC_MSR_TPR 0x808u
+#define X2APIC_MSR_EOI 0x80Bu
+#define X2APIC_MSR_ICR 0x830u
+
+static void hv_set_eoi_assist(struct hv *hv, uint32_t vp_index, uint64_t val)
+{
+	bool on = val & HV_MSR_PAGE_ENABLE;
+
+	/* A page the LAPIC cannot use only costs the guest its lazy EOIs. */
+	if (hv->ops->eoi_assist(hv->opaque, vp_index, page_gpa(val) + HV_VP_ASSIST_APIC_ASSIST_OFFSET,
+				on) < 0 && on)
+		hv->stats.eoi_assist_fail++;
+}
+
+static int hv_apic_msr_read(struct hv *hv, uint32_t vp_index, uint32_t msr, uint64_t *val)
+{
+	uint64_t x;
+	int r;
+
+	if (!hv->cfg.lazy_eoi)
+		return -EINVAL;
+	if (msr == HV_X64_MSR_TPR)
+		return hv->ops->apic_msr(hv->opaque, vp_index, X2APIC_MSR_TPR, false, val);
+	/* ICR: x2APIC has the destination in bits 32-63, xAPIC in 56-63. */
+	r = hv->ops->apic_msr(hv->opaque, vp_index, X2APIC_MSR_ICR, false, &x);
+	if (!r)
+		*val = (x & 0xFFFFFFFFull) | ((x >> 32 & 0xFFull) << 56);
+	return r;
+}
+
+static int hv_apic_msr_write(struct hv *hv, uint32_t vp_index, uint32_t msr, uint64_t val)
+{
+	uint64_t x;
+
+	if (!hv->cfg.lazy_eoi)
+		return -EINVAL;
+	switch (msr) {
+	case HV_X64_MSR_EOI:
+		hv->stats.eoi_msr++;
+		x = 0;   /* the value written does not matter */
+		return hv->ops->apic_msr(hv->opaque, vp_index, X2APIC_MSR_EOI, true, &x);
+	case HV_X64_MSR_TPR:
+		x = val;
+		return hv->ops->apic_msr(hv->opaque, vp_index, X2APIC_MSR_TPR, true, &x);
+	default:
+		x = (val & 0xFFFFFFFFull) | ((val >> 56) << 32);
+		return hv->ops->apic_msr(hv->opaque, vp_index, X2APIC_MSR_ICR, true, &x);
+	}
+}
+
 int hv_msr_read(struct hv *hv, uint32_t vp_index, uint32_t msr, uint64_t *ret_value)
 {
 	struct hv_vp *v;
@@ -355,6 +420,10 @@ int hv_msr_read(struct hv *hv, uint32_t vp_index, uint32_t msr, uint64_t *ret_va
 		break;
 	case HV_X64_MSR_VP_ASSIST_PAGE:
 		val = v->vp_assist;
+		break;
+	case HV_X64_MSR_ICR:
+	case HV_X64_MSR_TPR:
+		r = hv_apic_msr_read(hv, vp_index, msr, &val);
 		break;
 	case HV_X64_MSR_SCONTROL:
 		val = v->scontrol;
@@ -453,8 +522,18 @@ int hv_msr_write(struct hv *hv, uint32_t vp_index, uint32_t msr, uint64_t val)
 		hv->ref_tsc = val;
 		break;
 	case HV_X64_MSR_VP_ASSIST_PAGE:
-		/* GUEST: written on every CPU; store only, the page stays untouched. */
+		/*
+		 * GUEST: written on every CPU. We never write the page; with
+		 * lazy EOI the LAPIC sets and reads the APIC-assist bit in it.
+		 */
+		if (hv->cfg.lazy_eoi)
+			hv_set_eoi_assist(hv, vp_index, val);
 		v->vp_assist = val;
+		break;
+	case HV_X64_MSR_EOI:
+	case HV_X64_MSR_ICR:
+	case HV_X64_MSR_TPR:
+		r = hv_apic_msr_write(hv, vp_index, msr, val);
 		break;
 	case HV_X64_MSR_SCONTROL:
 		/* GUEST: Linux turns the SynIC off only for kexec/kdump, CPU

@@ -16,8 +16,9 @@
  *     `out HV_HYPERCALL_PORT, al; ret`; on that I/O exit call hv_hypercall()
  *     with RCX/RDX/R8 and store the result in RAX (RIP unchanged).
  *   - Guest reboot: hv_reset().
- * What it is not: no synthetic timers, no APIC-access MSRs, no TLB-flush or
- * IPI hypercalls (none advertised; see docs/hyperv.md for the reasons).
+ * What it is not: no synthetic timers, no TLB-flush or IPI hypercalls (none
+ * advertised; see docs/hyperv.md for the reasons). The APIC access MSRs are
+ * there for lazy EOI only (hv_config.lazy_eoi), forwarded to the LAPIC.
  *
  * Spec: Hyper-V TLFS v6.0 ("Feature discovery", "Hypercall interface",
  * "Virtual processor management", "Partition reference counter", "SynIC");
@@ -72,6 +73,23 @@ struct hv_host_ops {
 	 * notify bit). Called on the vCPU thread without the hv lock.
 	 */
 	void (*crash)(void *opaque, const struct hv_crash_report *report);
+	/*
+	 * Lazy EOI (both needed when hv_config.lazy_eoi is set). Called on the
+	 * vCPU thread of vp_index, from its MSR exit, with the hv lock held.
+	 *
+	 * eoi_assist: from now on, when the LAPIC of vp_index delivers an
+	 * interrupt that can be retired without an EOI write (edge, nothing
+	 * else pending or in service), it sets bit 0 of the byte at guest
+	 * address gpa; if the guest clears that bit instead of writing EOI,
+	 * the LAPIC retires the interrupt at the next exit (KVM's PV EOI does
+	 * exactly this). on = false stops it. 0 or -errno (gpa not RAM).
+	 *
+	 * apic_msr: read or write an x2APIC register of vp_index's LAPIC by
+	 * its MSR number (0x800 + offset / 16). -errno when the LAPIC refuses
+	 * (e.g. it is in xAPIC mode).
+	 */
+	int (*eoi_assist)(void *opaque, uint32_t vp_index, uint64_t gpa, bool on);
+	int (*apic_msr)(void *opaque, uint32_t vp_index, uint32_t msr, bool write, uint64_t *val);
 };
 
 /* What the guest told us about its crash (TLFS "Guest crash enlightenment"). */
@@ -91,6 +109,15 @@ struct hv_config {
 	uint64_t apic_hz;         /* LAPIC timer frequency; 0 = KVM's 1 GHz default */
 	bool reference_tsc_page;  /* advertise the TSC page (option B); default option A */
 	bool crash_msrs;          /* advertise the crash MSRs (recommended: true) */
+	/*
+	 * Lazy EOI: advertise HV_X64_APIC_ACCESS_RECOMMENDED. The guest then
+	 * skips the EOI exit for interrupts the LAPIC marks in its VP assist
+	 * page (host_ops.eoi_assist) and writes HV_X64_MSR_EOI otherwise; the
+	 * APIC access MSRs (EOI, ICR, TPR) go to the LAPIC through
+	 * host_ops.apic_msr, which needs an x2APIC-mode guest (Linux uses
+	 * them only for EOI when it runs x2APIC).
+	 */
+	bool lazy_eoi;
 	/*
 	 * Doorbells (optional, doorbell_count 0 = off): a fast HvSignalEvent for
 	 * connection id doorbell_conn_first + i (flag 0) is done by the
@@ -226,6 +253,8 @@ struct hv_stats {
 	uint64_t msgs_posted, msgs_queued, msgs_dropped;
 	uint64_t events_signalled, irqs_injected, irq_errors;
 	uint64_t msr_gp;
+	uint64_t eoi_msr;          /* EOI writes that came to us (not lazy) */
+	uint64_t eoi_assist_fail;  /* VP assist pages the LAPIC could not use */
 };
 void hv_get_stats(struct hv *hv, struct hv_stats *ret_stats);
 

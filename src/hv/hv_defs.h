@@ -56,6 +56,7 @@
 #define HV_FEATURE_GUEST_CRASH_MSR_AVAILABLE (1u << 10)
 
 /* 0x40000004.EAX: implementation recommendations. */
+#define HV_X64_APIC_ACCESS_RECOMMENDED (1u << 3) /* EOI via MSR + lazy EOI (VP assist) */
 #define HV_DEPRECATING_AEOI_RECOMMENDED (1u << 9)
 
 /* ---- Synthetic MSRs ---- */
@@ -68,6 +69,9 @@
 #define HV_X64_MSR_REFERENCE_TSC 0x40000021u
 #define HV_X64_MSR_TSC_FREQUENCY 0x40000022u
 #define HV_X64_MSR_APIC_FREQUENCY 0x40000023u
+#define HV_X64_MSR_EOI 0x40000070u  /* APIC access MSRs: xAPIC register layout */
+#define HV_X64_MSR_ICR 0x40000071u
+#define HV_X64_MSR_TPR 0x40000072u
 #define HV_X64_MSR_VP_ASSIST_PAGE 0x40000073u
 #define HV_X64_MSR_SCONTROL 0x40000080u
 #define HV_X64_MSR_SVERSION 0x40000081u
@@ -90,6 +94,10 @@
 #define HV_MSR_HYPERCALL_LOCKED (1ull << 1)
 #define HV_MSR_PAGE_PFN_SHIFT 12
 #define HV_MSR_PAGE_LOW_MASK 0xFFFull
+
+/* VP assist page: bit 0 of its first 32-bit word ("APIC assist") says the
+ * interrupt being handled needs no EOI write (lazy EOI). */
+#define HV_VP_ASSIST_APIC_ASSIST_OFFSET 0u
 
 #define HV_SCONTROL_ENABLE (1ull << 0)
 #define HV_SVERSION_VALUE 1ull

@@ -443,6 +443,31 @@ int part_send_vector(struct part *p, unsigned int vp_index, uint8_t vector)
 	return ioctl(p->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }
 
+int part_vp_msr(struct part *p, unsigned int vp_index, uint32_t msr, bool write, uint64_t *val)
+{
+	union {
+		struct kvm_msrs hdr;
+		uint8_t raw[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} m;
+	int r;
+
+	if (vp_index >= p->n_vps)
+		return -EINVAL;
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.hdr.entries[0].index = msr;
+	m.hdr.entries[0].data = write ? *val : 0;
+	/* KVM returns how many entries it processed: 0 means it refused this one. */
+	r = ioctl(p->vps[vp_index].fd, write ? KVM_SET_MSRS : KVM_GET_MSRS, &m);
+	if (r < 0)
+		return -errno;
+	if (r != 1)
+		return -EINVAL;
+	if (!write)
+		*val = m.hdr.entries[0].data;
+	return 0;
+}
+
 int part_doorbell(struct part *p, uint16_t port, int fd, bool assign)
 {
 	/* One registration per port and width: the stub writes one byte. */

@@ -84,6 +84,14 @@ void part_irq_line(void *part, unsigned int gsi, int level);
 int part_send_vector(struct part *p, unsigned int vp_index, uint8_t vector);
 
 /*
+ * Read or write an MSR of VP vp_index as the host (KVM_GET/SET_MSRS: the MSR
+ * filter does not apply). From that VP's own thread, e.g. inside an exit
+ * handler, or while the VPs are stopped. 0, or -EINVAL when KVM refused the
+ * value or the MSR, -errno on other failures.
+ */
+int part_vp_msr(struct part *p, unsigned int vp_index, uint32_t msr, bool write, uint64_t *val);
+
+/*
  * Doorbell: a one-byte guest write to I/O port `port` signals eventfd
  * `fd` inside KVM, without leaving the kernel (KVM_IOEVENTFD). assign=false
  * removes it again. Any thread.

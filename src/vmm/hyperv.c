@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -49,6 +50,8 @@ struct vm_hyperv {
 	void *crash_opaque;
 	int wake_fd, timer_fd, epoll_fd, stop_fd;
 	bool doorbells;               /* fast guest signals (off: OPENHV_NO_DOORBELLS=1) */
+	bool lazy_eoi;                /* HV_X64_APIC_ACCESS_RECOMMENDED (off: OPENHV_NO_LAZY_EOI=1) */
+	atomic_bool apic_msr_warned;
 	int *bell_fd;                 /* [DOORBELL_COUNT]: eventfd per open channel, or -1 */
 	uint64_t bells_fast_fail;     /* doorbells KVM would not take (the exit path serves) */
 	uint64_t bells_kernel;        /* guest signals KVM delivered through a doorbell eventfd */
@@ -82,10 +85,33 @@ static void hvh_crash(void *opaque, const struct hv_crash_report *report)
 		h->crash(h->crash_opaque, report);
 }
 
+/* KVM's paravirtual EOI (its own Hyper-V code uses it for the APIC-assist bit). */
+#define MSR_KVM_PV_EOI_EN 0x4b564d04u
+
+static int hvh_eoi_assist(void *opaque, uint32_t vp_index, uint64_t gpa, bool on)
+{
+	struct vm_hyperv *h = opaque;
+	uint64_t val = on ? gpa | 1 : 0;
+
+	return h->part ? part_vp_msr(h->part, vp_index, MSR_KVM_PV_EOI_EN, true, &val) : -ENODEV;
+}
+
+static int hvh_apic_msr(void *opaque, uint32_t vp_index, uint32_t msr, bool write, uint64_t *val)
+{
+	struct vm_hyperv *h = opaque;
+	int r = h->part ? part_vp_msr(h->part, vp_index, msr, write, val) : -ENODEV;
+
+	if (r && !atomic_exchange(&h->apic_msr_warned, true))
+		log_warn("the guest used a Hyper-V APIC register while its APIC is in xAPIC mode (booted with nox2apic?); lazy EOI needs x2APIC: drop nox2apic or set OPENHV_NO_LAZY_EOI=1");
+	return r;
+}
+
 static const struct hv_host_ops hv_ops = {
 	.inject_irq = hvh_inject_irq,
 	.read_tsc = hvh_read_tsc,
 	.crash = hvh_crash,
+	.eoi_assist = hvh_eoi_assist,
+	.apic_msr = hvh_apic_msr,
 };
 
 /* ---- vmbus host ops ------------------------------------------------------- */
@@ -332,7 +358,8 @@ int vm_hyperv_new(struct gm *gm, unsigned int n_vps, vm_hyperv_crash_fn crash, v
 {
 	/* The CPUID table does not depend on the TSC frequency, which only the
 	 * partition can tell; hv itself is made once the partition exists. */
-	struct hv_config hcfg = { .vp_count = n_vps, .crash_msrs = true, .tsc_hz = 1000000000ULL };
+	struct hv_config hcfg = { .vp_count = n_vps, .crash_msrs = true, .tsc_hz = 1000000000ULL,
+				  .lazy_eoi = !getenv("OPENHV_NO_LAZY_EOI") };
 	struct vm_hyperv *h;
 	uint32_t first, count;
 	int r;
@@ -347,6 +374,7 @@ int vm_hyperv_new(struct gm *gm, unsigned int n_vps, vm_hyperv_crash_fn crash, v
 	h->wake_fd = h->timer_fd = h->epoll_fd = h->stop_fd = -1;
 	/* A knob for A/B measurements (bench/hyperv) and for ruling them out when debugging. */
 	h->doorbells = !getenv("OPENHV_NO_DOORBELLS");
+	h->lazy_eoi = hcfg.lazy_eoi;
 	r = hv_cpuid_for_config(&hcfg, h->cpuid);
 	if (r) {
 		free(h);
@@ -375,6 +403,7 @@ int vm_hyperv_new(struct gm *gm, unsigned int n_vps, vm_hyperv_crash_fn crash, v
 static int vm_hyperv_build(struct vm_hyperv *h, uint64_t tsc_hz)
 {
 	struct hv_config hcfg = { .vp_count = h->n_vps, .crash_msrs = true, .tsc_hz = tsc_hz,
+				  .lazy_eoi = h->lazy_eoi,
 				  .doorbell_conn_first = DOORBELL_CONN_FIRST,
 				  .doorbell_count = h->doorbells ? DOORBELL_COUNT : 0,
 				  .doorbell_port_first = DOORBELL_PORT_FIRST };
@@ -475,6 +504,14 @@ void vm_hyperv_free(struct vm_hyperv *h)
 			  " by doorbell exit, %" PRIu64 " doorbells refused by KVM; %" PRIu64
 			  " other hypercalls",
 			  h->bells_kernel, h->bells_exit, h->bells_fast_fail, h->hypercalls);
+	if (h->hv) {
+		struct hv_stats st;
+
+		hv_get_stats(h->hv, &st);
+		log_debug("hyperv: lazy EOI %s: %" PRIu64 " EOI writes reached us, %" PRIu64
+			  " VP assist pages refused by KVM",
+			  h->lazy_eoi ? "on" : "off", st.eoi_msr, st.eoi_assist_fail);
+	}
 	ic_free(h->ic);
 	vmbus_server_free(h->vmbus); /* closes its channels' doorbells */
 	hv_free(h->hv);

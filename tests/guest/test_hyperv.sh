@@ -20,7 +20,9 @@ TIMESYNC=9527e630-d0ae-497b-adce-e80ab0175caf
 # 1. Bring-up with 2 and 4 vCPUs: hv_vmbus loads, four IC devices offered.
 for cpus in 2 4; do
 	log=$tmp/probe$cpus.log
-	guest_run "$log" --cpus "$cpus" --memory 512M --cmdline "console=ttyS0 panic=-1 ohv.script=hv-probe"
+	# -v for the 2-vCPU run: openhv logs at exit how many EOIs were not lazy.
+	verbose=; [ "$cpus" = 2 ] && verbose=-v
+	guest_run "$log" $verbose --cpus "$cpus" --memory 512M --cmdline "console=ttyS0 panic=-1 ohv.script=hv-probe"
 	t_check "$cpus vCPUs: guest detects Hyper-V" grep -q "Hypervisor detected: Microsoft Hyper-V" "$log"
 	t_check "$cpus vCPUs: hv_vmbus loads and connects (VMBus 5.x)" grep -qE "hv_vmbus: Vmbus version:5\." "$log"
 	t_check "$cpus vCPUs: no hv_vmbus errors" sh -c "! grep -iE 'hv_vmbus.*(error|fail)|vmbus.*timed out' '$log'"
@@ -38,6 +40,16 @@ for cpus in 2 4; do
 	else
 		t_fail "$what"
 		grep -aE 'IC version|ohv-ic-negotiated|hv_utils|ohv-result' "$log" | tr -d '\r' | t_diag
+	fi
+	t_check "$cpus vCPUs: guest takes the enlightened APIC (x2APIC, lazy EOI)" \
+		grep -qa 'ohv-apic=Using enlightened APIC (x2apic mode)' "$log"
+	if [ -n "$verbose" ]; then
+		# The LAPIC retires most interrupts through the VP assist page; only
+		# the rest reach openhv as EOI MSR writes.
+		irqs=$(grep -ao 'ohv-irqs-total=[0-9]*' "$log" | head -n 1 | cut -d= -f2)
+		eois=$(grep -ao 'lazy EOI on: [0-9]* EOI writes' "$log" | head -n 1 | tr -dc '0-9')
+		t_check "$cpus vCPUs: most EOIs are lazy (${eois:-?} EOI writes for ${irqs:-?} interrupts)" \
+			sh -c "[ -n '$irqs' ] && [ -n '$eois' ] && [ \$(( $eois * 2 )) -lt $irqs ]"
 	fi
 	t_check "$cpus vCPUs: guest powers off cleanly (rc=$rc)" [ "$rc" -eq 0 ]
 	[ "$rc" -eq 0 ] || tail -n 30 "$log" | t_diag

@@ -630,6 +630,140 @@ static void test_crash_msrs(void)
 	env_fini(&e);
 }
 
+/* ---- lazy EOI: APIC access MSRs and the VP assist page ---- */
+
+struct fake_apic {
+	bool x2apic;                 /* false: the LAPIC refuses x2APIC MSRs */
+	uint64_t assist_gpa[2];
+	bool assist_on[2];
+	unsigned int assist_calls;
+	uint64_t regs[0x100];        /* by x2APIC MSR - 0x800 */
+	unsigned int eois;
+};
+
+static struct fake_apic fapic;
+
+static int fake_eoi_assist(void *o, uint32_t vp, uint64_t gpa, bool on)
+{
+	(void)o;
+	fapic.assist_calls++;
+	if (on && gpa >= RAM)
+		return -EINVAL;   /* KVM: not guest memory */
+	fapic.assist_gpa[vp] = gpa;
+	fapic.assist_on[vp] = on;
+	return 0;
+}
+
+static int fake_apic_msr(void *o, uint32_t vp, uint32_t msr, bool write, uint64_t *val)
+{
+	(void)o;
+	(void)vp;
+	if (!fapic.x2apic || msr < 0x800 || msr > 0x8ff)
+		return -EINVAL;
+	if (!write) {
+		*val = fapic.regs[msr - 0x800];
+		return 0;
+	}
+	if (msr == 0x80B)
+		fapic.eois++;
+	fapic.regs[msr - 0x800] = *val;
+	return 0;
+}
+
+static const struct hv_host_ops lazy_ops = {
+	.inject_irq = rec_inject, .read_tsc = rec_tsc, .crash = rec_crash,
+	.eoi_assist = fake_eoi_assist, .apic_msr = fake_apic_msr,
+};
+
+static void test_lazy_eoi(void)
+{
+	struct hv_config cfg = { .vp_count = 2, .tsc_hz = 2000000000ull, .crash_msrs = true };
+	struct hv_cpuid_entry t[HV_CPUID_ENTRIES];
+	struct hv_stats st;
+	struct env e;
+	uint64_t v;
+
+	/* Off (the default): no hint, the APIC MSRs #GP, the page is only stored. */
+	T_ASSERT_EQ(hv_cpuid_for_config(&cfg, t), 0);
+	T_EXPECT_EQ(t[4].eax & HV_X64_APIC_ACCESS_RECOMMENDED, 0);
+	memset(&fapic, 0, sizeof(fapic));
+	fapic.x2apic = true;
+	env_init(&e, false);
+	T_EXPECT_EQ(hv_msr_write(e.hv, 0, HV_X64_MSR_EOI, 0), -EINVAL);
+	T_EXPECT_EQ(hv_msr_read(e.hv, 0, HV_X64_MSR_TPR, &v), -EINVAL);
+	wrmsr(&e, 0, HV_X64_MSR_VP_ASSIST_PAGE, 0x5001);
+	T_EXPECT_EQ(fapic.assist_calls, 0);
+	env_fini(&e);
+
+	/* On, but without the host ops it needs: refused. */
+	cfg.lazy_eoi = true;
+	T_ASSERT_EQ(hv_cpuid_for_config(&cfg, t), 0);
+	T_EXPECT_EQ(t[4].eax & HV_X64_APIC_ACCESS_RECOMMENDED, HV_X64_APIC_ACCESS_RECOMMENDED);
+	T_EXPECT_EQ(t[4].eax & HV_DEPRECATING_AEOI_RECOMMENDED, HV_DEPRECATING_AEOI_RECOMMENDED);
+	{
+		struct gm *gm = gm_new();
+		struct hv *hv = NULL;
+
+		T_ASSERT(gm);
+		T_EXPECT_EQ(hv_new(gm, &cfg, &rec_ops, NULL, &hv), -EINVAL);
+		T_EXPECT(hv == NULL);
+		free(gm);
+	}
+
+	memset(&e, 0, sizeof(e));
+	e.ram = aligned_alloc(4096, RAM);
+	T_ASSERT(e.ram);
+	memset(e.ram, 0, RAM);
+	e.gm = gm_new();
+	T_ASSERT(e.gm);
+	T_ASSERT_EQ(gm_add_region(e.gm, 0, e.ram, RAM), 0);
+	T_ASSERT_EQ(hv_new(e.gm, &cfg, &lazy_ops, &e.rec, &e.hv), 0);
+
+	/* The VP assist page turns the LAPIC's assist on and off, per VP. */
+	wrmsr(&e, 1, HV_X64_MSR_VP_ASSIST_PAGE, 0x5001);
+	T_EXPECT(fapic.assist_on[1] && fapic.assist_gpa[1] == 0x5000);
+	T_EXPECT(!fapic.assist_on[0]);
+	T_EXPECT_EQ(rdmsr(&e, 1, HV_X64_MSR_VP_ASSIST_PAGE), 0x5001);
+	T_EXPECT_EQ(e.ram[0x5000], 0);   /* hv itself writes nothing into the page */
+	wrmsr(&e, 1, HV_X64_MSR_VP_ASSIST_PAGE, 0);
+	T_EXPECT(!fapic.assist_on[1]);
+	/* A page outside guest memory: the write stands, the guest just gets no lazy EOIs. */
+	wrmsr(&e, 0, HV_X64_MSR_VP_ASSIST_PAGE, ((uint64_t)RAM + 0x1000) | 1);
+	T_EXPECT(!fapic.assist_on[0]);
+	hv_get_stats(e.hv, &st);
+	T_EXPECT_EQ(st.eoi_assist_fail, 1);
+
+	/* EOI reaches the LAPIC's EOI register; it is write-only. */
+	wrmsr(&e, 0, HV_X64_MSR_EOI, 0x1234);
+	T_EXPECT_EQ(fapic.eois, 1);
+	T_EXPECT_EQ(fapic.regs[0x0B], 0);
+	T_EXPECT_EQ(hv_msr_read(e.hv, 0, HV_X64_MSR_EOI, &v), -EINVAL);
+	hv_get_stats(e.hv, &st);
+	T_EXPECT_EQ(st.eoi_msr, 1);
+	/* TPR as is; ICR from the xAPIC layout (destination in bits 56-63) and back. */
+	wrmsr(&e, 1, HV_X64_MSR_TPR, 0x20);
+	T_EXPECT_EQ(fapic.regs[0x08], 0x20);
+	T_EXPECT_EQ(rdmsr(&e, 1, HV_X64_MSR_TPR), 0x20);
+	wrmsr(&e, 1, HV_X64_MSR_ICR, 0x03000000000040FDull);
+	T_EXPECT_EQ(fapic.regs[0x30], 0x00000003000040FDull);
+	T_EXPECT_EQ(rdmsr(&e, 1, HV_X64_MSR_ICR), 0x03000000000040FDull);
+
+	/* A LAPIC in xAPIC mode refuses: #GP, nothing written. */
+	fapic.x2apic = false;
+	T_EXPECT_EQ(hv_msr_write(e.hv, 0, HV_X64_MSR_EOI, 0), -EINVAL);
+	T_EXPECT_EQ(fapic.eois, 1);
+	fapic.x2apic = true;
+
+	/* Reset (reboot) stops the assist of every VP that had it on. */
+	wrmsr(&e, 0, HV_X64_MSR_VP_ASSIST_PAGE, 0x6001);
+	wrmsr(&e, 1, HV_X64_MSR_VP_ASSIST_PAGE, 0x7001);
+	T_EXPECT(fapic.assist_on[0] && fapic.assist_on[1]);
+	hv_reset(e.hv);
+	T_EXPECT(!fapic.assist_on[0] && !fapic.assist_on[1]);
+	T_EXPECT_EQ(rdmsr(&e, 0, HV_X64_MSR_VP_ASSIST_PAGE), 0);
+	env_fini(&e);
+}
+
 static void test_new_rejects_bad_config(void)
 {
 	struct gm *gm = gm_new();
@@ -776,6 +910,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_reference_time),
 	T_CASE(test_crash_msrs),
 	T_CASE(test_new_rejects_bad_config),
+	T_CASE(test_lazy_eoi),
 	{ 0 },
 };
 
