@@ -468,6 +468,25 @@ int part_vp_msr(struct part *p, unsigned int vp_index, uint32_t msr, bool write,
 	return 0;
 }
 
+static bool param_on(const char *path)
+{
+	char c = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == 'Y' || c == 'y' || c == '1';
+}
+
+bool part_host_apic_virtualization(void)
+{
+	return param_on("/sys/module/kvm_intel/parameters/enable_apicv") ||
+	       param_on("/sys/module/kvm_amd/parameters/avic");
+}
+
 int part_doorbell(struct part *p, uint16_t port, int fd, bool assign)
 {
 	/* One registration per port and width: the stub writes one byte. */

@@ -92,6 +92,14 @@ int part_send_vector(struct part *p, unsigned int vp_index, uint8_t vector);
 int part_vp_msr(struct part *p, unsigned int vp_index, uint32_t msr, bool write, uint64_t *val);
 
 /*
+ * Whether KVM on this host virtualizes the APIC in hardware (Intel APICv:
+ * kvm_intel.enable_apicv, AMD AVIC: kvm_amd.avic). Then a guest's EOI writes
+ * mostly do not exit at all, and paravirtual EOI schemes only get in the
+ * way. From the module parameters in /sys; false when they cannot be read.
+ */
+bool part_host_apic_virtualization(void);
+
+/*
  * Doorbell: a one-byte guest write to I/O port `port` signals eventfd
  * `fd` inside KVM, without leaving the kernel (KVM_IOEVENTFD). assign=false
  * removes it again. Any thread.

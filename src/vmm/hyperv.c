@@ -353,13 +353,39 @@ static void *event_loop(void *arg)
 
 /* ---- life cycle ---------------------------------------------------------------- */
 
+/*
+ * Lazy EOI saves an exit per interrupt where EOI writes exit; with APICv or
+ * AVIC they mostly do not, and KVM then never marks an EOI as lazy, so every
+ * EOI would become an MSR exit to us instead: off there, as QEMU's hv-apicv
+ * does. OPENHV_NO_LAZY_EOI=1 / OPENHV_LAZY_EOI=1 decide for comparisons.
+ */
+static bool lazy_eoi_wanted(void)
+{
+	const char *why = "OPENHV_NO_LAZY_EOI";
+	bool on = false;
+
+	if (getenv("OPENHV_NO_LAZY_EOI"))
+		;
+	else if (getenv("OPENHV_LAZY_EOI"))
+		on = true;
+	else if (part_host_apic_virtualization())
+		why = "the host's KVM virtualizes the APIC";
+	else
+		on = true;
+	if (on)
+		log_debug("hyperv: lazy EOI on");
+	else
+		log_debug("hyperv: lazy EOI off (%s)", why);
+	return on;
+}
+
 int vm_hyperv_new(struct gm *gm, unsigned int n_vps, vm_hyperv_crash_fn crash, void *opaque,
 		  struct vm_hyperv **ret)
 {
 	/* The CPUID table does not depend on the TSC frequency, which only the
 	 * partition can tell; hv itself is made once the partition exists. */
 	struct hv_config hcfg = { .vp_count = n_vps, .crash_msrs = true, .tsc_hz = 1000000000ULL,
-				  .lazy_eoi = !getenv("OPENHV_NO_LAZY_EOI") };
+				  .lazy_eoi = lazy_eoi_wanted() };
 	struct vm_hyperv *h;
 	uint32_t first, count;
 	int r;
