@@ -117,8 +117,8 @@ uint64_t hv_ref_time(struct hv *hv)
  * SynIC, frequency MSRs and TSC invariant so Linux keeps the native TSC as
  * clocksource with no calibration, AEOI deprecated because KVM's LAPIC cannot
  * auto-EOI, crash MSRs, and (lazy_eoi) the APIC access hint, whose only
- * effect on an x2APIC Linux guest is the lazy EOI. No TIME_REF_COUNT feature bit without the TSC page:
- * it would make every clock read an MSR exit.
+ * effect on an x2APIC Linux guest is the lazy EOI. No TIME_REF_COUNT feature
+ * bit without the TSC page: it would make every clock read an MSR exit.
  */
 static void hv_build_cpuid(const struct hv_config *cfg, struct hv_cpuid_entry *e)
 {
